@@ -1,0 +1,110 @@
+import type { Ledger } from '../ledger.ts';
+import type { ResolvedPodDelete } from '../../scripts/config/resolve.ts';
+import type { ChaosAction, ExperimentRecord, PodControl } from '../types.ts';
+import type { Pod } from '../../cluster/targets/local/replica-set.ts';
+import { sleep } from '../../scripts/util/wait.ts';
+
+export interface InjectorContext {
+  runId: string;
+  ledger: Ledger;
+  log: (message: string) => void;
+  /** Aborts the experiment: no new deletions; replacements already pending are still awaited briefly. */
+  signal: AbortSignal;
+  /** Seeded randomness for victim selection (tests pass a fixed one). */
+  random?: () => number;
+}
+
+/** How long a deleted pod's replacement may take to become ready before the deletion counts as unproven. */
+const REPLACEMENT_TIMEOUT_MS = 20_000;
+
+/**
+ * Litmus's pod-delete on a PodControl: every CHAOS_INTERVAL for TOTAL_CHAOS_DURATION, delete
+ * PODS_AFFECTED_PERC of the pods matching the selector (at least one, as Litmus does for 0),
+ * gracefully unless FORCE, all at once (parallel) or one after another (serial).
+ *
+ * Each deletion is written to the ledger before it happens and removed once its replacement is
+ * ready. Proof of effect: a new pod with a new PID replaced each deleted one and became ready.
+ */
+export async function runPodDelete(spec: ResolvedPodDelete, target: PodControl, ctx: InjectorContext): Promise<ExperimentRecord> {
+  const random = ctx.random ?? Math.random;
+  const start = Date.now();
+  const actions: ChaosAction[] = [];
+  const proofs: Promise<void>[] = [];
+  const rounds = Math.max(1, Math.floor(spec.durationMs / spec.intervalMs));
+
+  for (let round = 0; round < rounds && !ctx.signal.aborted; round++) {
+    // Rounds are scheduled from the experiment's start, so a slow deletion does not shift the rest.
+    const due = start + round * spec.intervalMs;
+    if (due > Date.now()) await sleep(due - Date.now(), ctx.signal).catch(() => undefined);
+    if (ctx.signal.aborted) break;
+    const candidates = target.pods(spec.selector).filter((pod) => pod.ready);
+    if (candidates.length === 0) {
+      actions.push({ at: Date.now(), action: 'pod-delete', target: selectorText(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
+      continue;
+    }
+    // As Litmus does: floor(PODS_AFFECTED_PERC × pods / 100), at least one.
+    const count = Math.min(candidates.length, Math.max(1, Math.floor((spec.podsAffectedPerc * candidates.length) / 100)));
+    const victims = shuffle(candidates, random).slice(0, count);
+    const deleteOne = async (victim: Pod): Promise<void> => {
+      const action: ChaosAction = { at: Date.now(), action: spec.force ? 'pod-delete (force)' : 'pod-delete', target: `${victim.name} (pid ${victim.pid})`, tookEffect: false };
+      actions.push(action);
+      const id = ctx.ledger.record({
+        runId: ctx.runId,
+        kind: 'fault',
+        description: `${spec.name}: delete pod ${victim.name} (pid ${victim.pid})`,
+        // The ReplicaSet replaces the pod by itself; after a crash the whole target is stopped.
+        revert: { type: 'none' },
+      });
+      ctx.log(`${spec.name}: deleting ${victim.name} (pid ${victim.pid})`);
+      try {
+        await target.deletePod(victim.name, spec.force);
+      } catch (error) {
+        ctx.ledger.remove(id);
+        action.evidence = `delete failed: ${(error as Error).message}`;
+        return;
+      }
+      const proof = target
+        .waitForReplacement(victim, REPLACEMENT_TIMEOUT_MS)
+        .then((replacement) => {
+          action.tookEffect = true;
+          action.evidence = `pid ${victim.pid} → ${replacement.name} pid ${replacement.pid}, ready ${Date.now() - action.at} ms after the delete`;
+        })
+        .catch((error: unknown) => {
+          action.evidence = `no ready replacement: ${(error as Error).message}`;
+        })
+        .finally(() => ctx.ledger.remove(id));
+      proofs.push(proof);
+    };
+    if (spec.sequence === 'serial') for (const victim of victims) await deleteOne(victim);
+    else await Promise.all(victims.map(deleteOne));
+  }
+  // The window lasts TOTAL_CHAOS_DURATION even when the last deletion came early.
+  const end = start + spec.durationMs;
+  if (end > Date.now()) await sleep(end - Date.now(), ctx.signal).catch(() => undefined);
+  await Promise.all(proofs);
+  const tookEffect = actions.length > 0 && actions.every((a) => a.tookEffect);
+  const record: ExperimentRecord = { name: spec.name, experiment: spec.experiment, start, end: Math.min(Date.now(), end), actions, tookEffect };
+  if (!tookEffect) {
+    const unproven = actions.filter((a) => !a.tookEffect);
+    record.reason =
+      actions.length === 0
+        ? 'the experiment was stopped before it deleted any pod'
+        : `${unproven.length} of ${actions.length} deletions were not proven: ${unproven.map((a) => `${a.target}: ${a.evidence ?? 'pending'}`).join('; ')}`;
+  }
+  return record;
+}
+
+function shuffle<T>(items: readonly T[], random: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+function selectorText(selector: Record<string, string>): string {
+  return Object.entries(selector)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}

@@ -1,0 +1,197 @@
+import { chmodSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Ledger } from '../../../chaos/ledger.ts';
+import type { ResolvedLocalTarget } from '../../../scripts/config/resolve.ts';
+import { waitUntil } from '../../../scripts/util/wait.ts';
+import { ManagedProcess } from './managed-process.ts';
+import { freePort } from './ports.ts';
+import { startPostgres, type RunningPostgres } from './postgres.ts';
+import { startRedis, type RunningRedis } from './redis.ts';
+import { ReplicaSet, type Pod } from './replica-set.ts';
+
+const API_ENTRY = fileURLToPath(new URL('../../apps/api/server.ts', import.meta.url));
+const INGRESS_ENTRY = fileURLToPath(new URL('./ingress-main.ts', import.meta.url));
+/** tsx's loader, resolved once, so child processes run TypeScript whatever their cwd. */
+const TSX_LOADER = import.meta.resolve('tsx');
+
+export const API_APP = 'hastecrm-api';
+export const API_SCRAPE_JOB = 'hastecrm-api';
+export const INGRESS_SCRAPE_JOB = 'ingress';
+
+export interface ScrapeJob {
+  job: string;
+  targets: string[];
+  metricsPath?: string;
+}
+
+export interface LocalTargetOptions {
+  spec: ResolvedLocalTarget;
+  runId: string;
+  /** A directory owned by the run (removed by the caller); services keep data and logs below it. */
+  workDir: string;
+  ledger: Ledger;
+  log: (message: string) => void;
+}
+
+/**
+ * hasteCRM on this machine: PostgreSQL, Redis, N API replicas kept running like a Deployment,
+ * and the local ingress (the seed's VirtualService policy) in front of them.
+ *
+ * Create it, put it where teardown can find it, then `start()`: if start fails or is aborted part
+ * way, `stop()` still stops whatever did start. `stop()` is idempotent.
+ */
+export class LocalTarget {
+  private postgres: RunningPostgres | undefined;
+  private redis: RunningRedis | undefined;
+  private replicas: ReplicaSet | undefined;
+  private ingress: ManagedProcess | undefined;
+  private ingressLedgerId: string | undefined;
+  private ingressPort = 0;
+  private stopping: Promise<void> | undefined;
+
+  constructor(private readonly options: LocalTargetOptions) {}
+
+  get baseUrl(): string {
+    return `http://127.0.0.1:${this.ingressPort}`;
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const { spec, workDir, ledger, runId, log } = this.options;
+    // The data tier runs as the postgres user when we are root: it must be able to enter workDir.
+    chmodSync(workDir, 0o755);
+    const logDir = path.join(workDir, 'logs');
+    mkdirSync(logDir, { recursive: true });
+
+    for (const dir of ['postgres', 'redis']) mkdirSync(path.join(workDir, dir), { recursive: true });
+    log('starting PostgreSQL and Redis');
+    const [postgres, redis] = await Promise.all([
+      startPostgres({ dir: path.join(workDir, 'postgres'), signal, readyTimeoutMs: spec.readyTimeoutMs }).then((pg) => (this.postgres = this.own(pg, 'postgres'))),
+      startRedis({ dir: path.join(workDir, 'redis'), signal, readyTimeoutMs: spec.readyTimeoutMs }).then((r) => (this.redis = this.own(r, 'redis'))),
+    ]);
+
+    const ports = await Promise.all(Array.from({ length: spec.replicas }, () => freePort()));
+    log(`starting ${spec.replicas} replicas of ${API_APP}`);
+    this.replicas = new ReplicaSet({
+      app: API_APP,
+      replicas: spec.replicas,
+      ports,
+      command: process.execPath,
+      args: ['--import', TSX_LOADER, API_ENTRY],
+      env: (_slot, port) => ({
+        ...minimalEnv(),
+        ...spec.api.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        DATABASE_URL: postgres.url,
+        REDIS_URL: redis.url,
+        PG_POOL_SIZE: String(spec.api.pgPoolSize),
+        ARTIFICIAL_LATENCY_MS: String(spec.api.latencyMs),
+        ARTIFICIAL_LATENCY_JITTER_MS: String(spec.api.latencyJitterMs),
+      }),
+      readyPath: '/ready',
+      readyTimeoutMs: spec.readyTimeoutMs,
+      logDir,
+      runId,
+      ledger,
+      log,
+    });
+    await this.replicas.start(signal);
+
+    log('starting the ingress');
+    this.ingressPort = await freePort();
+    this.ingress = await ManagedProcess.start({
+      name: 'ingress',
+      command: process.execPath,
+      args: ['--import', TSX_LOADER, INGRESS_ENTRY],
+      env: {
+        ...minimalEnv(),
+        INGRESS_PORT: String(this.ingressPort),
+        INGRESS_UPSTREAMS: this.replicas.endpoints().join(','),
+        INGRESS_TIMEOUT_MS: String(spec.ingress.timeoutMs),
+        INGRESS_ATTEMPTS: String(spec.ingress.attempts),
+        INGRESS_PER_TRY_TIMEOUT_MS: String(spec.ingress.perTryTimeoutMs),
+      },
+      logFile: path.join(logDir, 'ingress.log'),
+    });
+    this.ingressLedgerId = ledger.record({
+      runId,
+      kind: 'process',
+      description: `ingress (pid ${this.ingress.pid})`,
+      revert: { type: 'kill-process', pid: this.ingress.pid, startTime: this.ingress.startTime, name: 'ingress' },
+    });
+    const ingress = this.ingress;
+    await waitUntil(
+      async () => {
+        if (!ingress.running) throw new Error(`the ingress exited: ${await ingress.logTail()}`);
+        const response = await fetch(`${this.baseUrl}/-/ready`, { signal: AbortSignal.timeout(1_000) });
+        await response.body?.cancel();
+        return response.status === 200;
+      },
+      { what: `the ingress on 127.0.0.1:${this.ingressPort}`, timeoutMs: spec.readyTimeoutMs, signal },
+    );
+  }
+
+  /** What Prometheus scrapes on this target. */
+  scrapeJobs(): ScrapeJob[] {
+    return [
+      { job: API_SCRAPE_JOB, targets: this.replicas?.endpoints() ?? [] },
+      { job: INGRESS_SCRAPE_JOB, targets: [`127.0.0.1:${this.ingressPort}`], metricsPath: '/-/metrics' },
+    ];
+  }
+
+  /** Pods matching every label of `selector`. */
+  pods(selector: Record<string, string>): Pod[] {
+    return (this.replicas?.pods() ?? []).filter((pod) => Object.entries(selector).every(([k, v]) => pod.labels[k] === v));
+  }
+
+  replicaSet(): ReplicaSet {
+    if (!this.replicas) throw new Error('the local target has not started');
+    return this.replicas;
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      const errors: unknown[] = [];
+      const attempt = async (work: (() => Promise<void>) | undefined): Promise<void> => {
+        try {
+          await work?.();
+        } catch (error) {
+          errors.push(error);
+        }
+      };
+      // Front to back: nothing sends traffic to a replica whose database is already gone.
+      await attempt(this.ingress ? () => this.ingress!.stop({ graceMs: 3_000 }) : undefined);
+      if (this.ingressLedgerId) this.options.ledger.remove(this.ingressLedgerId);
+      await attempt(this.replicas ? () => this.replicas!.stop() : undefined);
+      const redis = this.redis;
+      const postgres = this.postgres;
+      await Promise.all([attempt(redis ? () => redis.stop() : undefined), attempt(postgres ? () => postgres.stop() : undefined)]);
+      if (errors.length > 0) throw new AggregateError(errors, `stopping the local target failed: ${errors.map((e) => (e as Error).message).join('; ')}`);
+    })();
+    return this.stopping;
+  }
+
+  /** Records a started data-tier service in the ledger and returns it with a stop that forgets it. */
+  private own<T extends { process: ManagedProcess; stop(): Promise<void> }>(service: T, name: string): T {
+    const id = this.options.ledger.record({
+      runId: this.options.runId,
+      kind: 'process',
+      description: `${name} (pid ${service.process.pid})`,
+      revert: { type: 'kill-process', pid: service.process.pid, startTime: service.process.startTime, name },
+    });
+    const stop = service.stop.bind(service);
+    return {
+      ...service,
+      stop: async () => {
+        await stop();
+        this.options.ledger.remove(id);
+      },
+    };
+  }
+}
+
+/** Children get PATH, HOME and locale only: no tokens from the harness's environment leak into them. */
+function minimalEnv(): Record<string, string | undefined> {
+  return { PATH: process.env.PATH, HOME: process.env.HOME, LANG: process.env.LANG, NODE_ENV: 'production' };
+}

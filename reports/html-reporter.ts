@@ -1,0 +1,161 @@
+import { writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { escapeHtml as e } from './escape.ts';
+import type { Reporter } from './reporter.ts';
+import type { RunResult } from './result.ts';
+import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
+
+/**
+ * `index.html`: one self-contained file (inline CSS, no script, no network) that opens offline.
+ * Verdict first, then the per-phase SLO table with the PromQL behind each figure.
+ */
+export const htmlReporter: Reporter = {
+  name: 'html',
+  async write(result, runDir) {
+    const file = path.join(runDir, 'index.html');
+    await writeFile(file, renderHtml(result));
+    return file;
+  },
+};
+
+const VERDICT_LABEL: Record<Verdict, string> = { pass: 'PASS', fail: 'FAIL', inconclusive: 'INCONCLUSIVE' };
+
+export function renderHtml(r: RunResult): string {
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${e(VERDICT_LABEL[r.verdict])} · ${e(r.suite)} · ${e(r.runId)}</title>
+<style>${CSS}</style>
+</head>
+<body>
+<header class="verdict ${e(r.verdict)}" data-testid="verdict">
+  <div class="badge">${e(VERDICT_LABEL[r.verdict])}</div>
+  <div><h1>${e(r.suite)} <small>${e(r.runId)}</small></h1><p class="reason" data-testid="reason">${e(r.reason)}</p></div>
+</header>
+<main>
+${metadata(r)}
+${timeline(r)}
+${sloTable(r)}
+${experiments(r)}
+${load(r)}
+${r.errors.length ? `<section><h2>Errors</h2><ul class="errors">${r.errors.map((x) => `<li><pre>${e(x)}</pre></li>`).join('')}</ul></section>` : ''}
+</main>
+<footer>hasteCRM resilience harness ${e(r.environment.harnessVersion)} · result schema v${e(r.schemaVersion)} · generated ${e(r.finishedAt)}</footer>
+</body>
+</html>
+`;
+}
+
+function metadata(r: RunResult): string {
+  const rows: [string, string][] = [
+    ['Suite', r.description ? `${r.suite}: ${r.description}` : r.suite],
+    ['Target', `${r.target.type}, ${r.target.replicas} replicas, ingress timeout ${r.target.ingress.timeoutMs} ms, ${r.target.ingress.attempts} retries, ${r.target.ingress.perTryTimeoutMs} ms per try`],
+    ['Started', r.startedAt],
+    ['Duration', `${(r.durationMs / 1000).toFixed(1)} s`],
+    ['Status', `${r.status}, exit code ${r.exitCode}`],
+    ['Replica restarts', String(r.restarts)],
+    ['Git commit', r.environment.gitCommit ?? 'unknown'],
+    ['Node', `${r.environment.node} on ${r.environment.platform} (${r.environment.hostname})`],
+  ];
+  if (r.prometheus) rows.push(['Prometheus', `${r.prometheus.url}, scrape every ${r.prometheus.scrapeIntervalMs} ms`]);
+  return `<section><h2>Run</h2><table class="meta">${rows.map(([k, v]) => `<tr><th>${e(k)}</th><td>${e(v)}</td></tr>`).join('')}</table></section>`;
+}
+
+function timeline(r: RunResult): string {
+  const overall = r.phases.find((p) => p.kind === 'overall');
+  if (!overall || overall.end <= overall.start) return '';
+  const span = overall.end - overall.start;
+  const bars = r.phases
+    .filter((p) => p.kind !== 'overall')
+    .map((p) => {
+      const left = ((p.start - overall.start) / span) * 100;
+      const width = Math.max(0.5, ((p.end - p.start) / span) * 100);
+      return `<div class="bar ${e(p.kind)}" style="left:${left.toFixed(2)}%;width:${width.toFixed(2)}%" title="${e(phaseTitle(p, overall.start))}">${e(p.name)}</div>`;
+    })
+    .join('');
+  return `<section><h2>Phases</h2><div class="timeline" data-testid="timeline">${bars}</div><p class="hint">Each phase is judged on its own data: instant queries at the phase's end over the phase's range.</p></section>`;
+}
+
+function phaseTitle(p: Phase, origin: number): string {
+  return `${p.name}: ${((p.start - origin) / 1000).toFixed(1)} s → ${((p.end - origin) / 1000).toFixed(1)} s`;
+}
+
+function sloTable(r: RunResult): string {
+  if (r.slos.length === 0) return `<section><h2>SLOs</h2><p class="inconclusive-text">No SLO was evaluated: the run did not reach evaluation.</p></section>`;
+  const byPhase = new Map<string, SloPhaseResult[]>();
+  for (const s of r.slos) byPhase.set(s.phase, [...(byPhase.get(s.phase) ?? []), s]);
+  const rows = [...byPhase.entries()]
+    .map(([phase, results]) =>
+      results
+        .map(
+          (s, i) => `<tr class="${e(s.verdict)}" data-slo="${e(s.slo)}" data-phase="${e(phase)}">
+${i === 0 ? `<th rowspan="${results.length}" class="phase">${e(phase)}</th>` : ''}
+<td>${e(s.slo)} <span class="tag">${e(s.side)}</span>${s.severity !== 'error' ? ` <span class="tag">${e(s.severity)}</span>` : ''}</td>
+<td class="num">${e(formatValue(s))}</td><td>${e(s.threshold)}</td><td class="num">${e(s.samples)}</td>
+<td><span class="pill ${e(s.verdict)}">${e(s.verdict)}</span>${s.reason ? `<div class="why">${e(s.reason)}</div>` : ''}</td>
+<td><details><summary>PromQL</summary><pre class="promql">${e(s.queries.value)}</pre><pre class="promql">${e(s.queries.samples)}</pre><div class="why">evaluated at ${e(new Date(s.evaluatedAt).toISOString())} over ${e(s.windowSeconds)} s</div></details></td>
+</tr>`,
+        )
+        .join(''),
+    )
+    .join('');
+  return `<section><h2>SLOs per phase</h2><table class="slos" data-testid="slo-table"><thead><tr><th>Phase</th><th>SLO</th><th>Value</th><th>Objective</th><th>Samples</th><th>Verdict</th><th>Query</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+function formatValue(s: SloPhaseResult): string {
+  if (s.value === null || !Number.isFinite(s.value)) return '—';
+  if (s.threshold.includes('%')) return `${(s.value * 100).toFixed(3)} %`;
+  if (s.threshold.includes('ms')) return `${s.value.toFixed(1)} ms`;
+  return String(Number(s.value.toPrecision(6)));
+}
+
+function experiments(r: RunResult): string {
+  if (r.experiments.length === 0) return '';
+  const items = r.experiments
+    .map(
+      (x) => `<article class="experiment"><h3>${e(x.name)} <span class="pill ${x.tookEffect ? 'pass' : 'inconclusive'}">${x.tookEffect ? 'took effect' : 'not proven'}</span></h3>
+${x.reason ? `<p class="why">${e(x.reason)}</p>` : ''}
+<table><thead><tr><th>At</th><th>Action</th><th>Target</th><th>Evidence</th></tr></thead><tbody>${x.actions
+        .map((a) => `<tr><td>${e(((a.at - x.start) / 1000).toFixed(1))} s</td><td>${e(a.action)}</td><td>${e(a.target)}</td><td>${e(a.evidence ?? '')}</td></tr>`)
+        .join('')}</tbody></table></article>`,
+    )
+    .join('');
+  return `<section><h2>Experiments</h2>${items}</section>`;
+}
+
+function load(r: RunResult): string {
+  const l = r.load;
+  if (!l) return '';
+  const rows: [string, string][] = [
+    ['Driver / scenario', `${l.driver} / ${l.scenario}`],
+    ['Rate', `${l.targetRate}/s target, ${l.achievedRatePerSec.toFixed(1)}/s achieved`],
+    ['Requests', `${l.requests} of ${l.scheduled} scheduled; ${l.droppedIterations} dropped, ${l.interruptedIterations} interrupted`],
+    ['Errors', `${l.errors} (${Object.entries(l.errorsByKind).filter(([, n]) => n > 0).map(([k, n]) => `${k}: ${n}`).join(', ') || 'none'})`],
+    ['Latency (client, from scheduled start)', `p50 ${l.latencyMs.p50.toFixed(1)} ms · p90 ${l.latencyMs.p90.toFixed(1)} · p95 ${l.latencyMs.p95.toFixed(1)} · p99 ${l.latencyMs.p99.toFixed(1)} · max ${l.latencyMs.max.toFixed(1)} ms`],
+    ['Load generator health', `${l.selfHealth.overloaded ? `OVERLOADED: ${l.selfHealth.reason ?? ''}` : 'ok'} (event-loop lag max ${l.selfHealth.maxEventLoopLagMs.toFixed(1)} ms, CPU ${(l.selfHealth.meanCpuUtilization * 100).toFixed(0)} %)`],
+  ];
+  return `<section><h2>Load</h2><table class="meta">${rows.map(([k, v]) => `<tr><th>${e(k)}</th><td>${e(v)}</td></tr>`).join('')}</table></section>`;
+}
+
+const CSS = `
+:root{--pass:#1a7f37;--fail:#cf222e;--inc:#9a6700;--bg:#fff;--fg:#1f2328;--muted:#656d76;--line:#d0d7de}
+*{box-sizing:border-box}body{margin:0;font:14px/1.5 system-ui,-apple-system,"Segoe UI",sans-serif;color:var(--fg);background:var(--bg)}
+header.verdict{display:flex;gap:1.2rem;align-items:center;padding:1.2rem 2rem;color:#fff}
+header.pass{background:var(--pass)}header.fail{background:var(--fail)}header.inconclusive{background:var(--inc)}
+.badge{font-size:1.6rem;font-weight:700;letter-spacing:.05em;border:2px solid #fff;border-radius:6px;padding:.2rem .8rem}
+h1{margin:0;font-size:1.4rem}h1 small{font-weight:400;opacity:.85;font-size:.9rem}.reason{margin:.2rem 0 0}
+main{padding:1rem 2rem;max-width:1200px}h2{border-bottom:1px solid var(--line);padding-bottom:.3rem}
+table{border-collapse:collapse;width:100%}th,td{border:1px solid var(--line);padding:.35rem .6rem;text-align:left;vertical-align:top}
+table.meta th{width:16rem;background:#f6f8fa}td.num{text-align:right;font-variant-numeric:tabular-nums}
+th.phase{background:#f6f8fa}.pill{display:inline-block;border-radius:1rem;padding:0 .6rem;color:#fff;font-weight:600;font-size:.8rem}
+.pill.pass{background:var(--pass)}.pill.fail{background:var(--fail)}.pill.inconclusive{background:var(--inc)}
+tr.fail td{background:#ffebe9}tr.inconclusive td{background:#fff8c5}.why{color:var(--muted);font-size:.85rem}
+.tag{font-size:.75rem;color:var(--muted);border:1px solid var(--line);border-radius:3px;padding:0 .3rem}
+pre{white-space:pre-wrap;word-break:break-all;margin:.3rem 0}pre.promql{background:#f6f8fa;padding:.4rem;border-radius:4px;user-select:all}
+.timeline{position:relative;height:2.2rem;background:#f6f8fa;border:1px solid var(--line);border-radius:4px}
+.bar{position:absolute;top:.25rem;bottom:.25rem;border-radius:3px;color:#fff;font-size:.75rem;overflow:hidden;white-space:nowrap;padding:.2rem .3rem}
+.bar.baseline{background:#0969da}.bar.experiment{background:#cf222e}.bar.recovery{background:#1a7f37}
+.hint{color:var(--muted)}.experiment h3{margin-bottom:.3rem}footer{color:var(--muted);padding:1rem 2rem;font-size:.8rem}
+`;

@@ -1,0 +1,52 @@
+import type { ExperimentRecord } from '../chaos/types.ts';
+import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
+
+/**
+ * `result.json`: the source of every report view. Bump RESULT_SCHEMA_VERSION on any change that
+ * is not a pure addition of optional fields.
+ */
+export const RESULT_SCHEMA_VERSION = 1;
+
+export interface LoadResult {
+  driver: 'engine' | 'k6';
+  scenario: string;
+  targetRate: number;
+  durationMs: number;
+  scheduled: number;
+  requests: number;
+  errors: number;
+  errorsByKind: Record<string, number>;
+  statusCounts: Record<string, number>;
+  droppedIterations: number;
+  interruptedIterations: number;
+  achievedRatePerSec: number;
+  latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
+  selfHealth: { maxEventLoopLagMs: number; meanCpuUtilization: number; overloaded: boolean; reason?: string };
+}
+
+export interface RunResult {
+  schemaVersion: typeof RESULT_SCHEMA_VERSION;
+  runId: string;
+  suite: string;
+  description: string;
+  target: { type: string; replicas: number; ingress: { timeoutMs: number; attempts: number; perTryTimeoutMs: number } };
+  startedAt: string;
+  finishedAt: string;
+  durationMs: number;
+  /** The run's verdict: the worst of every judged item; `inconclusive` when the run did not complete. */
+  verdict: Verdict;
+  /** One sentence: why this verdict. */
+  reason: string;
+  exitCode: number;
+  /** `completed`, or how the run ended early. */
+  status: 'completed' | 'failed' | 'interrupted' | 'deadline';
+  phases: Phase[];
+  slos: SloPhaseResult[];
+  load?: LoadResult;
+  experiments: ExperimentRecord[];
+  /** Replicas restarted during the run (chaos deletions and crashes). */
+  restarts: number;
+  prometheus?: { url: string; scrapeIntervalMs: number };
+  environment: { node: string; platform: string; hostname: string; gitCommit?: string; harnessVersion: string };
+  errors: string[];
+}

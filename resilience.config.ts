@@ -1,0 +1,42 @@
+import { defineConfig } from './scripts/config/define.ts';
+import { apiSlos } from './slo/api.ts';
+
+/**
+ * hasteCRM's resilience suites. `npm run chaos:api` runs the `api` suite; `resilience plan <suite>`
+ * prints what a suite will do without starting anything.
+ */
+export default defineConfig({
+  reportsDir: 'reports/runs',
+  stateDir: '.resilience',
+  suites: {
+    api: {
+      description: 'The CRM API under steady load while replicas are deleted; the ingress retries must hide the deletions.',
+      target: {
+        type: 'local',
+        replicas: 3,
+        // The seed's VirtualService for /api: timeout 30s, retries.attempts 3, perTryTimeout 10s.
+        ingress: { timeout: '30s', attempts: 3, perTryTimeout: '10s' },
+      },
+      load: { scenario: 'scenarios/api.ts', rate: 50, duration: '24s' },
+      chaos: [
+        {
+          experiment: 'pod-delete',
+          startAfter: '6s',
+          target: 'app=hastecrm-api',
+          env: { TOTAL_CHAOS_DURATION: '10', CHAOS_INTERVAL: '3', PODS_AFFECTED_PERC: '34', FORCE: 'false' },
+        },
+      ],
+      slos: apiSlos,
+    },
+    nightly: {
+      description: 'Longer and harder: graceful deletions, then forced (SIGKILL) deletions of two replicas at once.',
+      target: { type: 'local', replicas: 3 },
+      load: { scenario: 'scenarios/api.ts', rate: 100, duration: '3m' },
+      chaos: [
+        { experiment: 'pod-delete', name: 'pod-delete-graceful', startAfter: '30s', env: { TOTAL_CHAOS_DURATION: '40', CHAOS_INTERVAL: '5' } },
+        { experiment: 'pod-delete', name: 'pod-delete-forced', startAfter: '100s', env: { TOTAL_CHAOS_DURATION: '40', CHAOS_INTERVAL: '8', PODS_AFFECTED_PERC: '67', FORCE: 'true' } },
+      ],
+      slos: apiSlos,
+    },
+  },
+});

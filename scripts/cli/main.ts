@@ -1,0 +1,163 @@
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import { Ledger } from '../../chaos/ledger.ts';
+import { ConfigError } from '../config/errors.ts';
+import { DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.ts';
+import type { ResolvedConfig } from '../config/resolve.ts';
+import { ExitCode } from '../exit-codes.ts';
+import { buildPlan } from '../pipeline/plan.ts';
+import { executeRun } from '../pipeline/run.ts';
+import { RunAbort } from '../pipeline/verdict.ts';
+import { parseDuration } from '../util/duration.ts';
+import { formatDoctor, runDoctor } from './doctor.ts';
+import { formatPlan } from './plan-printer.ts';
+import { ConsoleProgress } from './progress.ts';
+
+interface CommonOptions {
+  config: string;
+  reportsDir?: string;
+  stateDir?: string;
+}
+
+interface RunFlags extends CommonOptions {
+  rate?: string;
+  duration?: string;
+}
+
+const program = new Command()
+  .name('resilience')
+  .description('hasteCRM resilience harness: load + chaos + SLOs judged from Prometheus, per phase.')
+  .exitOverride()
+  .showHelpAfterError('(run with --help for usage)');
+
+const configOption = new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_FILE);
+const reportsOption = new Option('--reports-dir <dir>', 'where run folders are written (overrides reportsDir)');
+const stateOption = new Option('--state-dir <dir>', 'where the ledger lives (overrides stateDir)');
+
+program
+  .command('run')
+  .description('provision the target, load it, inject the chaos schedule, judge the SLOs per phase, write the reports')
+  .argument('<suite>', 'suite name from the config, e.g. api')
+  .addOption(configOption)
+  .addOption(reportsOption)
+  .addOption(stateOption)
+  .option('--rate <n>', 'override the scenario rate (iterations per second)')
+  .option('--duration <d>', 'override the load duration, e.g. 30s')
+  .addHelpText('after', '\nExit codes: 0 pass · 1 SLO failed · 2 invalid config · 3 inconclusive · 4 environment · 5 cleanup failed · 130 interrupted')
+  .action(async (suite: string, flags: RunFlags) => {
+    const config = applyOverrides(await loadConfig(flags.config), flags, suite);
+    const plan = await buildPlan(config, suite);
+    const progress = new ConsoleProgress();
+    const controller = new AbortController();
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals += 1;
+      if (signals === 1) {
+        progress.warn(`${signal} received: stopping and cleaning up (send it twice more to exit at once; \`resilience cleanup\` then reverts what is left)`);
+        controller.abort(new RunAbort('interrupted', `${signal} received`));
+      } else if (signals >= 3) {
+        progress.warn('exiting without finishing cleanup: run `resilience cleanup`');
+        process.exit(ExitCode.Interrupted);
+      } else {
+        progress.warn('cleanup in progress…');
+      }
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const { result, runDir, exitCode } = await executeRun(plan, { signal: controller.signal, progress });
+    printSummary(result, runDir);
+    process.exit(exitCode);
+  });
+
+program
+  .command('plan')
+  .description('print the validated plan: target, services, chaos schedule, phases, SLO queries; starts nothing')
+  .argument('<suite>', 'suite name from the config')
+  .addOption(configOption)
+  .option('--rate <n>', 'override the scenario rate')
+  .option('--duration <d>', 'override the load duration')
+  .option('--json', 'print the plan as JSON')
+  .action(async (suite: string, flags: RunFlags & { json?: boolean }) => {
+    const config = applyOverrides(await loadConfig(flags.config), flags, suite);
+    const plan = await buildPlan(config, suite);
+    if (flags.json) {
+      const { config: _config, scenario, ...rest } = plan;
+      console.log(JSON.stringify({ ...rest, scenario: { ...scenario, cumulativeWeights: undefined, requests: scenario.requests.map((r) => ({ name: r.name, method: r.method, weight: r.weight })) } }, null, 2));
+    } else console.log(formatPlan(plan));
+  });
+
+program
+  .command('doctor')
+  .description('show which binaries are present and which targets and load drivers can run here')
+  .action(() => {
+    const report = runDoctor();
+    console.log(formatDoctor(report));
+    process.exitCode = report.capabilities[0]?.ok ? ExitCode.Pass : ExitCode.Environment;
+  });
+
+program
+  .command('cleanup')
+  .description('revert what the ledger holds from runs that did not clean up (killed harness, crash)')
+  .addOption(configOption)
+  .addOption(stateOption)
+  .action(async (flags: CommonOptions) => {
+    const stateDir = flags.stateDir ? path.resolve(flags.stateDir) : (await loadConfig(flags.config)).stateDir;
+    const ledger = Ledger.open(stateDir);
+    const orphans = ledger.orphans();
+    const active = ledger.entries().length - orphans.length;
+    if (active > 0) console.log(`${active} entr${active === 1 ? 'y belongs' : 'ies belong'} to a run still in progress; left alone.`);
+    if (orphans.length === 0) {
+      console.log(`nothing to clean up in ${ledger.file}`);
+      return;
+    }
+    const report = await ledger.revert(orphans);
+    for (const e of report.reverted) console.log(`✔ reverted ${e.description}`);
+    for (const f of report.failed) console.log(`✖ ${f.entry.description}: ${f.error}`);
+    process.exitCode = report.failed.length > 0 ? ExitCode.CleanupFailed : ExitCode.Pass;
+  });
+
+function applyOverrides(config: ResolvedConfig, flags: RunFlags, suite: string): ResolvedConfig {
+  const out: ResolvedConfig = { ...config, suites: { ...config.suites } };
+  if (flags.reportsDir) out.reportsDir = path.resolve(flags.reportsDir);
+  if (flags.stateDir) out.stateDir = path.resolve(flags.stateDir);
+  const s = out.suites[suite];
+  if (!s) return out;
+  const load = { ...s.load };
+  if (flags.rate !== undefined) {
+    const rate = Number(flags.rate);
+    if (!(Number.isFinite(rate) && rate > 0)) throw new ConfigError('--rate', [{ path: '--rate', given: JSON.stringify(flags.rate), expected: 'a positive number of iterations per second' }]);
+    load.rate = rate;
+  }
+  if (flags.duration !== undefined) {
+    try {
+      load.durationMs = parseDuration(flags.duration);
+    } catch (error) {
+      throw new ConfigError('--duration', [{ path: '--duration', given: JSON.stringify(flags.duration), expected: (error as Error).message }]);
+    }
+  }
+  out.suites[suite] = { ...s, load };
+  return out;
+}
+
+function printSummary(result: Awaited<ReturnType<typeof executeRun>>['result'], runDir: string): void {
+  console.log('');
+  console.log(`${result.verdict.toUpperCase()}: ${result.reason}`);
+  const failing = result.slos.filter((s) => s.verdict !== 'pass');
+  for (const s of failing) console.log(`  ${s.verdict === 'fail' ? '✖' : '?'} ${s.slo} [${s.phase}] ${s.reason ?? ''}`);
+  console.log(`report: ${path.join(runDir, 'index.html')}`);
+  console.log(`exit code ${result.exitCode}`);
+}
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    process.exit(error.exitCode === 0 ? 0 : ExitCode.InvalidConfig);
+  }
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(ExitCode.InvalidConfig);
+  }
+  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  process.exit(ExitCode.Environment);
+}

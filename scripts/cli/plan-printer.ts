@@ -1,0 +1,41 @@
+import { formatDuration } from '../util/duration.ts';
+import type { RunPlan } from '../pipeline/plan.ts';
+
+/** The plan as people read it: what will start, what will be injected when, what will be judged how. */
+export function formatPlan(plan: RunPlan): string {
+  const { suite, scenario } = plan;
+  const t = suite.target;
+  const lines: string[] = [];
+  lines.push(`Suite ${suite.name}${suite.description ? `: ${suite.description}` : ''}`);
+  lines.push(`  config: ${plan.config.configFile}`);
+  lines.push('');
+  lines.push(`Target: local (processes on this machine)`);
+  lines.push(`  services: postgresql, redis, ${t.replicas} × hastecrm-api, ingress, prometheus (scrape every ${formatDuration(t.prometheus.scrapeIntervalMs)})`);
+  lines.push(`  ingress policy: timeout ${formatDuration(t.ingress.timeoutMs)}, ${t.ingress.attempts} retries, ${formatDuration(t.ingress.perTryTimeoutMs)} per try`);
+  if (t.api.latencyMs > 0) lines.push(`  api artificial latency: ${formatDuration(t.api.latencyMs)} ± ${formatDuration(t.api.latencyJitterMs)}`);
+  lines.push('');
+  lines.push(`Load: scenario ${scenario.name} (${suite.load.scenarioFile}), embedded engine`);
+  lines.push(`  ${scenario.executor}: ${scenario.ratePerSec}/s for ${formatDuration(scenario.durationMs)} (${scenario.plannedIterations} iterations), maxVUs ${scenario.maxVUs}`);
+  for (const r of scenario.requests) lines.push(`  - ${r.name} (weight ${r.weight})`);
+  lines.push('');
+  lines.push('Chaos schedule (offsets from the start of load):');
+  if (plan.schedule.length === 0) lines.push('  none');
+  for (const x of plan.schedule) {
+    lines.push(
+      `  ${formatDuration(x.startAfterMs)} → ${formatDuration(x.startAfterMs + x.durationMs)}  ${x.name}: ${x.experiment} on ${Object.entries(x.selector).map(([k, v]) => `${k}=${v}`).join(',')}, every ${formatDuration(x.intervalMs)}, ${x.podsAffectedPerc || 'one pod (0)'}${x.podsAffectedPerc ? '% of pods' : ''}, ${x.force ? 'forced (SIGKILL)' : 'graceful (SIGTERM)'}, ${x.sequence}`,
+    );
+  }
+  lines.push('');
+  lines.push('Phases:');
+  for (const p of plan.phases) lines.push(`  ${p.name.padEnd(16)} ${p.kind.padEnd(11)} ${formatDuration(p.startMs)} → ${formatDuration(p.endMs)}`);
+  lines.push('');
+  lines.push(`SLOs (judged per phase, at the phase's end over the phase's duration; queries shown for overall, ${formatDuration(scenario.durationMs)}):`);
+  for (const { slo, queries, threshold } of plan.slos) {
+    lines.push(`  ${slo.name} ${threshold} [${slo.side}, ${slo.severity}, phases: ${slo.phases.join(', ')}, min ${slo.minSamples} samples]`);
+    if (slo.description) lines.push(`    ${slo.description}`);
+    lines.push(`    value:   ${queries.value}`);
+    lines.push(`    samples: ${queries.samples}`);
+
+  }
+  return lines.join('\n');
+}

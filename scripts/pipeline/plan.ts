@@ -1,0 +1,117 @@
+import { existsSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { ConfigError } from '../config/errors.ts';
+import type { ResolvedConfig, ResolvedExperiment, ResolvedSuite } from '../config/resolve.ts';
+import { resolveScenario, ScenarioValidationError, type ResolvedScenario, type ScenarioOverrides } from '../../scenarios/engine/resolve.ts';
+import type { ScenarioDefinition } from '../../scenarios/types.ts';
+import type { PhaseKind, SloDefinition } from '../../slo/types.ts';
+import { renderSloQueries, thresholdText, type SloQueries } from '../../slo/promql.ts';
+import { checkSloQueries } from '../../slo/query-check.ts';
+
+/** A phase as planned: offsets from the start of load, in milliseconds. */
+export interface PlannedPhase {
+  name: string;
+  kind: PhaseKind;
+  startMs: number;
+  endMs: number;
+}
+
+/**
+ * Everything a run will do, validated and rendered to plain data before anything starts.
+ * `resilience plan` prints it; `resilience run` executes it.
+ */
+export interface RunPlan {
+  config: ResolvedConfig;
+  suite: ResolvedSuite;
+  scenario: ResolvedScenario;
+  /** The scenario as written, and the suite's overrides: what the load driver runs. */
+  scenarioSource: { definition: ScenarioDefinition<unknown>; overrides: ScenarioOverrides };
+  schedule: ResolvedExperiment[];
+  phases: PlannedPhase[];
+  /** Queries rendered for the `overall` phase's window; each phase uses its own duration. */
+  slos: { slo: SloDefinition; queries: SloQueries; threshold: string }[];
+}
+
+/** Builds the plan for one suite. Throws ConfigError (exit 2) for anything that would make the run invalid. */
+export async function buildPlan(config: ResolvedConfig, suiteName: string): Promise<RunPlan> {
+  const suite = config.suites[suiteName];
+  if (!suite) {
+    throw new ConfigError(config.configFile, [
+      { path: `suites.${suiteName}`, given: 'missing', expected: `a suite defined in the config; defined: ${Object.keys(config.suites).join(', ')}` },
+    ]);
+  }
+  const scenarioSource = await loadScenario(config, suite);
+  const scenario = resolveScenarioOrConfigError(config, suite, scenarioSource);
+  const issues = [];
+  for (const [i, e] of suite.chaos.entries()) {
+    if (e.startAfterMs + e.durationMs > scenario.durationMs) {
+      issues.push({
+        path: `suites.${suite.name}.chaos.${i}.startAfter`,
+        given: JSON.stringify(`${e.startAfterMs / 1000}s + ${e.durationMs / 1000}s`),
+        expected: `the fault must end before the load does (${scenario.durationMs / 1000}s), so that a recovery phase exists; shorten it or lengthen load.duration`,
+      });
+    }
+  }
+  for (const problem of checkSloQueries(suite.slos)) {
+    const index = suite.slos.findIndex((s) => s.name === problem.slo);
+    issues.push({ path: `suites.${suite.name}.slos.${index}.${problem.field}`, given: `SLO "${problem.slo}"`, expected: problem.message });
+  }
+  if (issues.length > 0) throw new ConfigError(config.configFile, issues);
+  const phases = planPhases(scenario.durationMs, suite.chaos);
+  return {
+    config,
+    suite,
+    scenario,
+    scenarioSource,
+    schedule: suite.chaos,
+    phases,
+    slos: suite.slos.map((slo) => ({ slo, queries: renderSloQueries(slo, Math.round(scenario.durationMs / 1000)), threshold: thresholdText(slo) })),
+  };
+}
+
+/**
+ * Baseline before the first fault, one window per experiment, recovery after the last one, and
+ * the whole load as `overall`. Empty phases are left out (no chaos: no recovery).
+ */
+export function planPhases(loadDurationMs: number, experiments: readonly Pick<ResolvedExperiment, 'name' | 'startAfterMs' | 'durationMs'>[]): PlannedPhase[] {
+  const phases: PlannedPhase[] = [];
+  const firstStart = Math.min(loadDurationMs, ...experiments.map((e) => e.startAfterMs));
+  const lastEnd = Math.max(0, ...experiments.map((e) => e.startAfterMs + e.durationMs));
+  if (firstStart > 0) phases.push({ name: 'baseline', kind: 'baseline', startMs: 0, endMs: firstStart });
+  for (const e of experiments) phases.push({ name: e.name, kind: 'experiment', startMs: e.startAfterMs, endMs: e.startAfterMs + e.durationMs });
+  if (experiments.length > 0 && lastEnd < loadDurationMs) phases.push({ name: 'recovery', kind: 'recovery', startMs: lastEnd, endMs: loadDurationMs });
+  phases.push({ name: 'overall', kind: 'overall', startMs: 0, endMs: loadDurationMs });
+  return phases;
+}
+
+async function loadScenario(config: ResolvedConfig, suite: ResolvedSuite): Promise<RunPlan['scenarioSource']> {
+  const field = `suites.${suite.name}.load.scenario`;
+  const file = suite.load.scenarioFile;
+  if (!existsSync(file)) throw new ConfigError(config.configFile, [{ path: field, given: JSON.stringify(file), expected: 'a scenario file that exists (path relative to the config file)' }]);
+  let definition: unknown;
+  try {
+    definition = ((await import(pathToFileURL(file).href)) as { default?: unknown }).default;
+  } catch (error) {
+    throw new ConfigError(config.configFile, [{ path: field, given: JSON.stringify(file), expected: `a scenario file that loads: ${(error as Error).message}` }]);
+  }
+  if (definition === undefined || definition === null || typeof definition !== 'object')
+    throw new ConfigError(config.configFile, [{ path: field, given: JSON.stringify(file), expected: 'a file whose default export is defineScenario({ … })' }]);
+  const overrides: ScenarioOverrides = {
+    ...(suite.load.rate !== undefined ? { rate: suite.load.rate } : {}),
+    ...(suite.load.durationMs !== undefined ? { durationMs: suite.load.durationMs } : {}),
+  };
+  return { definition: definition as ScenarioDefinition<unknown>, overrides };
+}
+
+function resolveScenarioOrConfigError(config: ResolvedConfig, suite: ResolvedSuite, source: RunPlan['scenarioSource']): ResolvedScenario {
+  try {
+    return resolveScenario(source.definition, source.overrides);
+  } catch (error) {
+    if (error instanceof ScenarioValidationError)
+      throw new ConfigError(
+        config.configFile,
+        error.problems.map((p) => ({ path: `suites.${suite.name}.load.scenario (${suite.load.scenarioFile})`, given: `scenario "${error.scenario}"`, expected: p })),
+      );
+    throw error;
+  }
+}

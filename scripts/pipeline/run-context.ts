@@ -1,0 +1,33 @@
+import type { Ledger } from '../../chaos/ledger.ts';
+import type { ExperimentRecord } from '../../chaos/types.ts';
+import type { LocalTarget } from '../../cluster/targets/local/local-target.ts';
+import type { RunningPrometheus } from '../../cluster/targets/local/prometheus.ts';
+import type { EmbeddedEngine } from '../../scenarios/engine/engine.ts';
+import type { LoadSummary } from '../../scenarios/engine/results.ts';
+import type { Phase, SloPhaseResult } from '../../slo/types.ts';
+import type { RunPlan } from './plan.ts';
+import type { Progress } from '../cli/progress.ts';
+
+/** What the run's stages share. Each stage fills in its part; teardowns read what exists. */
+export interface RunContext {
+  runId: string;
+  plan: RunPlan;
+  runDir: string;
+  ledger: Ledger;
+  progress: Progress;
+  workDir?: string;
+  target?: LocalTarget;
+  engine?: EmbeddedEngine;
+  prometheus?: RunningPrometheus;
+  loadStart?: number;
+  loadEnd?: number;
+  load?: LoadSummary;
+  experiments: ExperimentRecord[];
+  /** Aborts the chaos schedule (run abort, or the load ended). */
+  chaosAbort?: AbortController;
+  chaosRuns: Promise<ExperimentRecord>[];
+  phases: Phase[];
+  slos: SloPhaseResult[];
+  /** Problems worth reporting that did not stop the run. */
+  notes: string[];
+}

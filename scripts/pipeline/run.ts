@@ -1,0 +1,123 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { Ledger } from '../../chaos/ledger.ts';
+import { MissingBinaryError, ServiceStartError } from '../../cluster/targets/local/binaries.ts';
+import { htmlReporter } from '../../reports/html-reporter.ts';
+import { jsonReporter } from '../../reports/json-reporter.ts';
+import { writeReports } from '../../reports/reporter.ts';
+import { RESULT_SCHEMA_VERSION, type RunResult } from '../../reports/result.ts';
+import type { Progress } from '../cli/progress.ts';
+import { ConfigError } from '../config/errors.ts';
+import { ExitCode, type ExitCodeValue } from '../exit-codes.ts';
+import { formatDuration } from '../util/duration.ts';
+import { WaitTimeoutError } from '../util/wait.ts';
+import type { RunPlan } from './plan.ts';
+import type { RunContext } from './run-context.ts';
+import { RunLockedError } from './run-lock.ts';
+import { LeftoverCleanupError, localRunTasks } from './stages.ts';
+import { runTasks } from './task-runner.ts';
+import { decideRun, RunAbort } from './verdict.ts';
+
+export interface RunOptions {
+  signal: AbortSignal;
+  progress: Progress;
+}
+
+export interface RunReport {
+  result: RunResult;
+  runDir: string;
+  exitCode: ExitCodeValue;
+}
+
+/**
+ * Executes a plan: stages with guaranteed teardown, then the verdict, then the reports. The
+ * reports are written whatever happened, so an interrupted or failed run still explains itself.
+ */
+export async function executeRun(plan: RunPlan, options: RunOptions): Promise<RunReport> {
+  const startedAt = new Date();
+  const runId = `${plan.suite.name}-${startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-')}-${randomBytes(2).toString('hex')}`;
+  const runDir = path.join(plan.config.reportsDir, runId);
+  const ledger = Ledger.open(plan.config.stateDir);
+  const ctx: RunContext = { runId, plan, runDir, ledger, progress: options.progress, experiments: [], chaosRuns: [], phases: [], slos: [], notes: [] };
+
+  // The run's own deadline aborts like Ctrl-C does, but is reported as such.
+  const deadline = new AbortController();
+  const timer = setTimeout(() => deadline.abort(new RunAbort('deadline', `The run exceeded its timeout of ${plan.suite.timeoutMs / 1000}s`)), plan.suite.timeoutMs);
+  const signal = AbortSignal.any([options.signal, deadline.signal]);
+  options.progress.info(`run ${runId}: suite ${plan.suite.name}, reports in ${runDir}`);
+  const outcome = await runTasks(localRunTasks(), ctx, signal, {
+    onTaskStart: (title) => options.progress.stageStart(title),
+    onTaskEnd: (title, result, ms, error) => options.progress.stageEnd(title, result, ms, result === 'failed' ? error : undefined),
+    onTeardownEnd: (title, ms, error) => {
+      if (error) options.progress.warn(`teardown of "${title}" failed: ${(error as Error).message}`);
+      else if (ms >= 100) options.progress.info(`cleaned up: ${title.split(':')[0]} (${formatDuration(ms)})`);
+    },
+  });
+  clearTimeout(timer);
+
+  const cleanupProblems = outcome.teardownErrors.map((t) => `${t.task}: ${(t.error as Error).message}`);
+  const remaining = safeEntries(ledger).filter((e) => e.runId === runId);
+  if (remaining.length > 0) cleanupProblems.push(`the ledger still holds ${remaining.map((e) => e.description).join(', ')}`);
+
+  const decision = decideRun({ outcome, slos: ctx.slos, load: ctx.load, experiments: ctx.experiments, cleanupProblems, classifyError });
+  const finishedAt = new Date();
+  const errors = [...ctx.notes];
+  if (outcome.status === 'failed') errors.push(outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
+  errors.push(...cleanupProblems);
+  const result: RunResult = {
+    schemaVersion: RESULT_SCHEMA_VERSION,
+    runId,
+    suite: plan.suite.name,
+    description: plan.suite.description,
+    target: { type: plan.suite.target.type, replicas: plan.suite.target.replicas, ingress: plan.suite.target.ingress },
+    startedAt: startedAt.toISOString(),
+    finishedAt: finishedAt.toISOString(),
+    durationMs: finishedAt.getTime() - startedAt.getTime(),
+    verdict: decision.verdict,
+    reason: decision.reason,
+    exitCode: decision.exitCode,
+    status: decision.status,
+    phases: ctx.phases,
+    slos: ctx.slos,
+    ...(ctx.load ? { load: { driver: 'engine' as const, ...ctx.load } } : {}),
+    experiments: ctx.experiments,
+    restarts: ctx.experiments.reduce((n, x) => n + x.actions.filter((a) => a.tookEffect).length, 0),
+    ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),
+    environment: environment(),
+    errors,
+  };
+  mkdirSync(runDir, { recursive: true });
+  const written = await writeReports([jsonReporter, htmlReporter], result, runDir);
+  for (const failure of written.failed) options.progress.warn(`the ${failure.reporter} report could not be written: ${failure.error}`);
+  return { result, runDir, exitCode: decision.exitCode };
+}
+
+/** Stage errors to exit codes: bad input is 2, anything the environment did is 4. */
+export function classifyError(error: unknown): ExitCodeValue {
+  if (error instanceof ConfigError) return ExitCode.InvalidConfig;
+  if (error instanceof LeftoverCleanupError) return ExitCode.CleanupFailed;
+  if (error instanceof MissingBinaryError || error instanceof ServiceStartError || error instanceof WaitTimeoutError || error instanceof RunLockedError) return ExitCode.Environment;
+  return ExitCode.Environment;
+}
+
+function safeEntries(ledger: Ledger): ReturnType<Ledger['entries']> {
+  try {
+    return ledger.entries();
+  } catch {
+    return [];
+  }
+}
+
+function environment(): RunResult['environment'] {
+  let gitCommit: string | undefined;
+  try {
+    gitCommit = execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 2_000 }).toString().trim() || undefined;
+  } catch {
+    gitCommit = undefined;
+  }
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return { node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), harnessVersion: pkg.version, ...(gitCommit ? { gitCommit } : {}) };
+}

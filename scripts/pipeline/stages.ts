@@ -1,0 +1,198 @@
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runPodDelete } from '../../chaos/local/pod-delete.ts';
+import type { ExperimentRecord } from '../../chaos/types.ts';
+import { LocalTarget } from '../../cluster/targets/local/local-target.ts';
+import { renderPrometheusConfig, startPrometheus, waitForTargetsUp } from '../../cluster/targets/local/prometheus.ts';
+import { createEmbeddedEngine } from '../../scenarios/engine/engine.ts';
+import { evaluateSlos } from '../../slo/evaluate.ts';
+import { waitForScrapesAfter } from '../../slo/settle.ts';
+import type { Phase } from '../../slo/types.ts';
+import { sleep } from '../util/wait.ts';
+import { acquireRunLock } from './run-lock.ts';
+import type { RunContext } from './run-context.ts';
+import type { Task } from './task-runner.ts';
+
+export const LOAD_SCRAPE_JOB = 'k6';
+const ALERT_RULES = fileURLToPath(new URL('../../cluster/addons/prometheus/hastecrm-alerts.yaml', import.meta.url));
+
+/** A leftover from an earlier run could not be reverted: faults may remain (exit 5). */
+export class LeftoverCleanupError extends Error {
+  override name = 'LeftoverCleanupError';
+}
+
+/** The stages of a run on the local target, in order. Teardowns run in reverse, always. */
+export function localRunTasks(): Task<RunContext>[] {
+  let releaseLock: (() => void) | undefined;
+  let workDirEntry: string | undefined;
+  let prometheusLedgerId: string | undefined;
+  return [
+    {
+      title: 'prepare: lock, revert leftovers, work directory',
+      async setup(ctx) {
+        releaseLock = acquireRunLock(ctx.plan.config.stateDir);
+        const orphans = ctx.ledger.orphans();
+        if (orphans.length > 0) {
+          ctx.progress.warn(`reverting ${orphans.length} leftover(s) of an earlier run that did not clean up: ${orphans.map((o) => o.description).join('; ')}`);
+          const report = await ctx.ledger.revert(orphans);
+          if (report.failed.length > 0)
+            throw new LeftoverCleanupError(`could not revert leftovers of an earlier run: ${report.failed.map((f) => `${f.entry.description}: ${f.error}`).join('; ')}`);
+        }
+        mkdirSync(ctx.runDir, { recursive: true });
+        ctx.workDir = mkdtempSync(path.join(os.tmpdir(), `resilience-${ctx.runId}-`));
+        workDirEntry = ctx.ledger.record({ runId: ctx.runId, kind: 'temp-dir', description: `work directory ${ctx.workDir}`, revert: { type: 'remove-dir', path: ctx.workDir } });
+      },
+      async teardown(ctx) {
+        if (ctx.workDir) rmSync(ctx.workDir, { recursive: true, force: true });
+        if (workDirEntry) ctx.ledger.remove(workDirEntry);
+        releaseLock?.();
+        await Promise.resolve();
+      },
+    },
+    {
+      title: 'provision the local target: PostgreSQL, Redis, API replicas, ingress',
+      async setup(ctx, signal) {
+        const spec = ctx.plan.suite.target;
+        ctx.target = new LocalTarget({ spec, runId: ctx.runId, workDir: requireValue(ctx.workDir, 'workDir'), ledger: ctx.ledger, log: (m) => ctx.progress.info(m) });
+        await ctx.target.start(signal);
+        ctx.progress.info(`hasteCRM API behind the ingress at ${ctx.target.baseUrl}`);
+      },
+      async teardown(ctx) {
+        await ctx.target?.stop();
+      },
+    },
+    {
+      title: 'start the load engine',
+      async setup(ctx) {
+        const target = requireValue(ctx.target, 'target');
+        ctx.engine = await createEmbeddedEngine({ scenario: ctx.plan.scenarioSource.definition, overrides: ctx.plan.scenarioSource.overrides, baseUrl: target.baseUrl });
+      },
+      async teardown(ctx) {
+        await ctx.engine?.close();
+      },
+    },
+    {
+      title: 'start Prometheus and wait until it sees every target',
+      async setup(ctx, signal) {
+        const target = requireValue(ctx.target, 'target');
+        const engine = requireValue(ctx.engine, 'engine');
+        const spec = ctx.plan.suite.target;
+        const jobs = [...target.scrapeJobs(), { job: LOAD_SCRAPE_JOB, targets: [`127.0.0.1:${engine.metricsPort}`] }];
+        const config = renderPrometheusConfig({ scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000, jobs, ruleFiles: [ALERT_RULES] });
+        const dir = path.join(requireValue(ctx.workDir, 'workDir'), 'prometheus');
+        mkdirSync(dir, { recursive: true });
+        const prometheus = await startPrometheus({ dir, config, signal, readyTimeoutMs: spec.readyTimeoutMs });
+        ctx.prometheus = prometheus;
+        prometheusLedgerId = ctx.ledger.record({
+          runId: ctx.runId,
+          kind: 'process',
+          description: `prometheus (pid ${prometheus.process.pid})`,
+          revert: { type: 'kill-process', pid: prometheus.process.pid, startTime: prometheus.process.startTime, name: 'prometheus' },
+        });
+        await waitForTargetsUp(prometheus.url, { jobs: jobs.map((j) => j.job), timeoutMs: spec.readyTimeoutMs, signal });
+        ctx.progress.info(`Prometheus at ${prometheus.url}`);
+      },
+      async teardown(ctx) {
+        await ctx.prometheus?.stop();
+        if (prometheusLedgerId) ctx.ledger.remove(prometheusLedgerId);
+      },
+    },
+    {
+      title: 'scenario setup',
+      async setup(ctx, signal) {
+        await requireValue(ctx.engine, 'engine').setup(signal);
+      },
+    },
+    {
+      title: 'load and chaos',
+      setup: runLoadAndChaos,
+      async teardown(ctx) {
+        // Stop the schedule and wait for every experiment to finish reverting what it did.
+        ctx.chaosAbort?.abort(new Error('run is ending'));
+        const records = await Promise.allSettled(ctx.chaosRuns);
+        if (ctx.experiments.length === 0) ctx.experiments = records.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+        const left = ctx.ledger.entries().filter((e) => e.runId === ctx.runId && e.kind === 'fault');
+        if (left.length > 0) {
+          const report = await ctx.ledger.revert(left);
+          if (report.failed.length > 0) throw new Error(`faults not reverted: ${report.failed.map((f) => `${f.entry.description}: ${f.error}`).join('; ')}`);
+        }
+      },
+    },
+    {
+      title: 'evaluate SLOs per phase from Prometheus',
+      async setup(ctx, signal) {
+        const prometheus = requireValue(ctx.prometheus, 'prometheus');
+        const loadEnd = requireValue(ctx.loadEnd, 'loadEnd');
+        const spec = ctx.plan.suite.target;
+        const settled = await waitForScrapesAfter(prometheus.url, [LOAD_SCRAPE_JOB], loadEnd, ctx.plan.suite.settleMs + 2 * spec.prometheus.scrapeIntervalMs, signal);
+        if (!settled) ctx.notes.push(`Prometheus did not scrape the load engine after the load ended (within ${ctx.plan.suite.settleMs} ms)`);
+        ctx.phases = actualPhases(ctx);
+        ctx.slos = await evaluateSlos({
+          prometheusUrl: prometheus.url,
+          slos: ctx.plan.suite.slos,
+          phases: ctx.phases,
+          scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000,
+          jobs: { client: LOAD_SCRAPE_JOB, server: 'hastecrm-api' },
+        });
+      },
+    },
+  ];
+}
+
+async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Promise<void> {
+  const engine = requireValue(ctx.engine, 'engine');
+  const target = requireValue(ctx.target, 'target');
+  const chaosAbort = new AbortController();
+  ctx.chaosAbort = chaosAbort;
+  const onRunAbort = (): void => chaosAbort.abort(signal.reason);
+  signal.addEventListener('abort', onRunAbort, { once: true });
+  const liveTimer = setInterval(() => ctx.progress.live(engine.live()), 500);
+  ctx.loadStart = Date.now();
+  try {
+    const replicaSet = target.replicaSet();
+    ctx.chaosRuns = ctx.plan.schedule.map(async (experiment): Promise<ExperimentRecord> => {
+      await sleep(experiment.startAfterMs, chaosAbort.signal).catch(() => undefined);
+      if (chaosAbort.signal.aborted) return { name: experiment.name, experiment: experiment.experiment, start: Date.now(), end: Date.now(), actions: [], tookEffect: false, reason: 'the run stopped before the experiment started' };
+      ctx.progress.info(`chaos: ${experiment.name} starts (${experiment.durationMs / 1000}s, every ${experiment.intervalMs / 1000}s)`);
+      const record = await runPodDelete(experiment, replicaSet, {
+        runId: ctx.runId,
+        ledger: ctx.ledger,
+        log: (m) => ctx.progress.info(`chaos: ${m}`),
+        signal: chaosAbort.signal,
+      });
+      ctx.progress.info(`chaos: ${experiment.name} ended: ${record.tookEffect ? 'took effect' : `not proven (${record.reason ?? ''})`}`);
+      return record;
+    });
+    ctx.load = await engine.run(signal);
+    ctx.loadEnd = Date.now();
+    ctx.experiments = await Promise.all(ctx.chaosRuns);
+  } finally {
+    clearInterval(liveTimer);
+    ctx.progress.endLive();
+    signal.removeEventListener('abort', onRunAbort);
+  }
+}
+
+/** The phases as they happened: planned offsets, moved to the real start and end of each experiment. */
+function actualPhases(ctx: RunContext): Phase[] {
+  const loadStart = requireValue(ctx.loadStart, 'loadStart');
+  const loadEnd = requireValue(ctx.loadEnd, 'loadEnd');
+  const byName = new Map(ctx.experiments.map((x) => [x.name, x]));
+  return ctx.plan.phases.map((p) => {
+    if (p.kind === 'overall') return { name: p.name, kind: p.kind, start: loadStart, end: loadEnd };
+    if (p.kind === 'experiment') {
+      const x = byName.get(p.name);
+      return { name: p.name, kind: p.kind, start: x?.start ?? loadStart + p.startMs, end: x?.end ?? loadStart + p.endMs };
+    }
+    const experiments = [...byName.values()];
+    if (p.kind === 'baseline') return { name: p.name, kind: p.kind, start: loadStart, end: Math.min(loadEnd, ...experiments.map((x) => x.start)) };
+    return { name: p.name, kind: p.kind, start: Math.max(loadStart, ...experiments.map((x) => x.end)), end: loadEnd };
+  });
+}
+
+function requireValue<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`internal: ${what} is not set; an earlier stage did not run`);
+  return value;
+}

@@ -1,0 +1,175 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PrometheusClient, PrometheusQueryError, PrometheusUnreachableError, parsePrometheusValue } from './prometheus-client.ts';
+import { freePort } from '../cluster/targets/local/ports.ts';
+
+// A scripted stand-in for Prometheus's HTTP API on 127.0.0.1: each request takes the next reply.
+// The client's retry, backoff, timeout and parsing are what is tested; the real Prometheus is
+// exercised in evaluate.test.ts.
+interface Reply {
+  status: number;
+  body?: unknown;
+  /** Never answer (the client must time out). */
+  hang?: boolean;
+}
+
+interface Scripted {
+  url: string;
+  requests: { at: number; body: string }[];
+  close(): Promise<void>;
+}
+
+const servers: Scripted[] = [];
+
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function scripted(replies: Reply[]): Promise<Scripted> {
+  const requests: { at: number; body: string }[] = [];
+  const server = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+    req.on('end', () => {
+      requests.push({ at: Date.now(), body });
+      const reply = replies[Math.min(requests.length - 1, replies.length - 1)] ?? { status: 500 };
+      if (reply.hang) return;
+      res.writeHead(reply.status, { 'content-type': 'application/json' });
+      res.end(typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body ?? {}));
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const handle: Scripted = {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  servers.push(handle);
+  return handle;
+}
+
+const vector = (...values: string[]): Reply => ({
+  status: 200,
+  body: { status: 'success', data: { resultType: 'vector', result: values.map((v, i) => ({ metric: { i: String(i) }, value: [1700000000, v] })) } },
+});
+
+describe('PrometheusClient.instantQuery', () => {
+  it('sends the query and time, and returns vector samples with NaN and ±Inf kept', async () => {
+    const server = await scripted([vector('0.5', 'NaN', '+Inf', '-Inf')]);
+    const client = new PrometheusClient({ url: `${server.url}/` });
+    const samples = await client.instantQuery('sum(up)', 1_700_000_000_123);
+    expect(samples.map((s) => s.value)).toEqual([0.5, NaN, Infinity, -Infinity]);
+    expect(samples[0]?.labels).toEqual({ i: '0' });
+    const params = new URLSearchParams(server.requests[0]?.body);
+    expect(params.get('query')).toBe('sum(up)');
+    expect(params.get('time')).toBe('1700000000.123');
+  });
+
+  it('returns a scalar result as one unlabelled sample, and an empty vector as no samples', async () => {
+    const server = await scripted([{ status: 200, body: { status: 'success', data: { resultType: 'scalar', result: [1, '42'] } } }, vector()]);
+    const client = new PrometheusClient({ url: server.url });
+    expect(await client.instantQuery('42', Date.now())).toEqual([{ labels: {}, value: 42 }]);
+    expect(await client.instantQuery('absent_metric', Date.now())).toEqual([]);
+  });
+
+  it('retries 5xx with exponential backoff and succeeds on the third try', async () => {
+    const server = await scripted([{ status: 503, body: { status: 'error', errorType: 'unavailable', error: 'busy' } }, { status: 500 }, vector('1')]);
+    const client = new PrometheusClient({ url: server.url, backoffMs: 100 });
+    const samples = await client.instantQuery('up', Date.now());
+    expect(samples).toHaveLength(1);
+    expect(server.requests).toHaveLength(3);
+    const [first, second, third] = server.requests.map((r) => r.at);
+    // First retry after ~100 ms, the second after ~200 ms (doubling). Timer slack only adds time.
+    expect(second! - first!, 'first backoff should be about 100 ms').toBeGreaterThanOrEqual(95);
+    expect(third! - second!, 'second backoff should double to about 200 ms').toBeGreaterThanOrEqual(195);
+    expect(third! - second!, 'the backoff must grow').toBeGreaterThan(second! - first!);
+  });
+
+  it('gives up after the configured number of tries on persistent 5xx, keeping the status', async () => {
+    const server = await scripted([{ status: 503, body: { status: 'error', errorType: 'timeout', error: 'query timed out' } }]);
+    const client = new PrometheusClient({ url: server.url, attempts: 3, backoffMs: 10 });
+    const error = await client.instantQuery('up', Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusUnreachableError);
+    expect((error as PrometheusUnreachableError).status).toBe(503);
+    expect((error as Error).message).toMatch(/3 tries.*query timed out/);
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('does not retry a rejected query and carries Prometheus error text', async () => {
+    const server = await scripted([{ status: 400, body: { status: 'error', errorType: 'bad_data', error: 'invalid parameter "query": 1:5: parse error: unexpected' } }]);
+    const client = new PrometheusClient({ url: server.url, backoffMs: 10 });
+    const error = await client.instantQuery('sum(', Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusQueryError);
+    expect((error as PrometheusQueryError).errorType).toBe('bad_data');
+    expect((error as PrometheusQueryError).query).toBe('sum(');
+    expect((error as Error).message).toContain('parse error: unexpected');
+    expect(server.requests, 'a bad query must not be retried').toHaveLength(1);
+  });
+
+  it('treats a range-vector result as a query error', async () => {
+    const server = await scripted([{ status: 200, body: { status: 'success', data: { resultType: 'matrix', result: [] } } }]);
+    const client = new PrometheusClient({ url: server.url });
+    await expect(client.instantQuery('up[5m]', Date.now())).rejects.toThrow(PrometheusQueryError);
+  });
+
+  it('reports a closed port as unreachable after bounded, fast retries', async () => {
+    const port = await freePort();
+    const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, attempts: 3, backoffMs: 20 });
+    const started = Date.now();
+    const error = await client.instantQuery('up', Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusUnreachableError);
+    expect((error as PrometheusUnreachableError).status).toBeUndefined();
+    expect((error as PrometheusUnreachableError).attempts).toBe(3);
+    expect((error as Error).message).toMatch(/ECONNREFUSED/);
+    expect(Date.now() - started, 'three refused connections with 20+40 ms backoff should take well under 2 s').toBeLessThan(2_000);
+  });
+
+  it('times out each try of a server that never answers', async () => {
+    const server = await scripted([{ status: 200, hang: true }]);
+    const client = new PrometheusClient({ url: server.url, timeoutMs: 200, attempts: 2, backoffMs: 10 });
+    const started = Date.now();
+    const error = await client.instantQuery('up', Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusUnreachableError);
+    expect((error as Error).message).toMatch(/no answer within 200 ms/);
+    expect(server.requests).toHaveLength(2);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(400);
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
+  it('rejects at once with the abort reason when the signal aborts mid-request', async () => {
+    const server = await scripted([{ status: 200, hang: true }]);
+    const client = new PrometheusClient({ url: server.url, timeoutMs: 10_000 });
+    const controller = new AbortController();
+    const reason = new Error('interrupted by the test');
+    setTimeout(() => controller.abort(reason), 100);
+    const started = Date.now();
+    await expect(client.instantQuery('up', Date.now(), { signal: controller.signal })).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('does not retry an answer that is not from the Prometheus API', async () => {
+    const server = await scripted([{ status: 404, body: 'Not Found' }]);
+    const client = new PrometheusClient({ url: server.url, backoffMs: 10 });
+    const error = await client.instantQuery('up', Date.now()).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusUnreachableError);
+    expect((error as PrometheusUnreachableError).status).toBe(404);
+    expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('parsePrometheusValue', () => {
+  it('parses the special values Prometheus writes', () => {
+    expect(parsePrometheusValue('+Inf')).toBe(Infinity);
+    expect(parsePrometheusValue('-Inf')).toBe(-Infinity);
+    expect(parsePrometheusValue('NaN')).toBeNaN();
+    expect(parsePrometheusValue('1e3')).toBe(1000);
+    expect(parsePrometheusValue(undefined)).toBeNaN();
+  });
+});

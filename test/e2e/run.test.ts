@@ -1,0 +1,202 @@
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunResult } from '../../reports/result.ts';
+import { isAlive, processesMatching, readLedger, ROOT, runCli, startCli, watchResources } from '../helpers/cli.ts';
+
+/**
+ * The harness end to end through the real CLI: real PostgreSQL, Redis, API replicas, ingress and
+ * Prometheus processes, real signals. Each test gets its own reports and state directories.
+ */
+
+const fixture = (name: string): string => path.join(ROOT, 'test/fixtures', name, 'resilience.config.ts');
+const scratch: string[] = [];
+
+function tempDirs(): { reports: string; state: string } {
+  const base = mkdtempSync(path.join(os.tmpdir(), 'resilience-e2e-'));
+  scratch.push(base);
+  return { reports: path.join(base, 'reports'), state: path.join(base, 'state') };
+}
+
+function onlyRunDir(reports: string): string {
+  const runs = existsSync(reports) ? readdirSync(reports).sort() : [];
+  expect(runs, `expected exactly one run folder in ${reports}`).toHaveLength(1);
+  return path.join(reports, runs[0]!);
+}
+
+function readResult(runDir: string): RunResult {
+  return JSON.parse(readFileSync(path.join(runDir, 'result.json'), 'utf8')) as RunResult;
+}
+
+/** Nothing the run started may outlive it: recorded PIDs, its temp dirs, replicas, the ingress. */
+function expectNothingLeft(resources: { pids: Map<number, string>; dirs: Set<string> }, stateDir: string): void {
+  expect(resources.pids.size, 'the ledger should have recorded the processes the run started').toBeGreaterThan(4);
+  const alive = [...resources.pids].filter(([pid]) => isAlive(pid)).map(([pid, what]) => `${what} (pid ${pid})`);
+  expect(alive, 'processes still running after the run').toEqual([]);
+  for (const dir of resources.dirs) expect(existsSync(dir), `temp dir ${dir} should be removed`).toBe(false);
+  expect(processesMatching('cluster/apps/api/server.ts'), 'API replicas still running').toEqual([]);
+  expect(processesMatching('ingress-main.ts'), 'ingress still running').toEqual([]);
+  expect(readLedger(stateDir), 'the ledger should be empty').toEqual([]);
+}
+
+afterEach(() => {
+  for (const dir of scratch.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+describe('resilience run (local target, end to end)', () => {
+  it('passes while replicas are deleted, judging each phase from Prometheus, and leaves nothing behind', async () => {
+    const dirs = tempDirs();
+    const watch = watchResources(dirs.state);
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('pass'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const resources = watch.stop();
+    expect(code, `expected exit 0 (pass); output:\n${output}`).toBe(0);
+
+    // Progress per stage and a live line during load.
+    expect(output).toMatch(/✔ provision the local target/);
+    expect(output).toMatch(/load \d+s\/18s · \d+ req\/s · \d+ requests · \d+ errors · p95 \d+ ms/);
+    expect(output).toContain('chaos: pod-delete: deleting hastecrm-api-');
+
+    const runDir = onlyRunDir(dirs.reports);
+    const result = readResult(runDir);
+    expect(result.verdict).toBe('pass');
+    expect(result.exitCode).toBe(0);
+    expect(result.phases.map((p) => p.name)).toEqual(['baseline', 'pod-delete', 'recovery', 'overall']);
+    // Every SLO judged in every phase from Prometheus, on real samples.
+    expect(result.slos.length).toBeGreaterThanOrEqual(4 * 4);
+    for (const slo of result.slos) {
+      expect(slo.verdict, `${slo.slo} in ${slo.phase}: ${slo.reason ?? ''}`).toBe('pass');
+      expect(slo.samples, `${slo.slo} in ${slo.phase} should have samples`).toBeGreaterThan(0);
+      expect(slo.value).not.toBeNull();
+      expect(slo.queries.value).toMatch(/\[\d+s\]/);
+    }
+    // The experiment proved it deleted replicas: new PIDs came up.
+    const [experiment] = result.experiments;
+    expect(experiment?.tookEffect, experiment?.reason).toBe(true);
+    expect(experiment?.actions.length).toBeGreaterThanOrEqual(2);
+    for (const action of experiment?.actions ?? []) expect(action.evidence).toMatch(/pid \d+ → hastecrm-api-\w+ pid \d+/);
+    expect(result.load?.requests).toBeGreaterThan(500);
+
+    const html = readFileSync(path.join(runDir, 'index.html'), 'utf8');
+    expect(html).toContain('data-testid="verdict"');
+    expect(html).toContain('PASS');
+    expect(html).toContain('histogram_quantile(0.95');
+    expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
+
+    expectNothingLeft(resources, dirs.state);
+  });
+
+  it('fails with exit 1 naming the SLO and phase when the API is slower than 500 ms', async () => {
+    const dirs = tempDirs();
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('slow-api'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    expect(code, `expected exit 1 (SLO failed); output:\n${output}`).toBe(1);
+    expect(output).toMatch(/FAIL: .*api-client-latency-p95 in phase baseline/);
+    const result = readResult(onlyRunDir(dirs.reports));
+    expect(result.verdict).toBe('fail');
+    const latency = result.slos.filter((s) => s.slo === 'api-client-latency-p95');
+    expect(latency.map((s) => s.verdict)).toEqual(latency.map(() => 'fail'));
+    for (const s of latency) expect(s.value).toBeGreaterThan(500);
+    expect(readLedger(dirs.state)).toEqual([]);
+  });
+
+  it('is inconclusive (exit 3), never a pass, when an SLO has no series', async () => {
+    const dirs = tempDirs();
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('missing-series'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    expect(code, `expected exit 3 (inconclusive); output:\n${output}`).toBe(3);
+    const result = readResult(onlyRunDir(dirs.reports));
+    expect(result.verdict).toBe('inconclusive');
+    expect(result.slos).toHaveLength(1);
+    expect(result.slos[0]?.verdict).toBe('inconclusive');
+    expect(result.slos[0]?.reason).toMatch(/no data|absent|empty|not exist/i);
+  });
+
+  it('is inconclusive (exit 3) when Prometheus becomes unreachable during the run', async () => {
+    const dirs = tempDirs();
+    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    await run.waitForOutput('chaos: pod-delete starts', 60_000);
+    const prometheus = readLedger(dirs.state).find((e) => e.description.startsWith('prometheus'));
+    expect(prometheus?.revert.pid, 'the ledger should record the Prometheus process').toBeDefined();
+    process.kill(prometheus!.revert.pid!, 'SIGKILL');
+    const { code, output } = await run.exited;
+    expect(code, `expected exit 3 (inconclusive); output:\n${output}`).toBe(3);
+    const result = readResult(onlyRunDir(dirs.reports));
+    expect(result.verdict).toBe('inconclusive');
+    expect(result.slos.length).toBeGreaterThan(0);
+    for (const s of result.slos) expect(s.verdict).toBe('inconclusive');
+    expect(result.slos[0]?.reason).toMatch(/prometheus/i);
+    expect(readLedger(dirs.state)).toEqual([]);
+  });
+
+  it('on SIGINT during chaos stops every process, empties the ledger and exits 130', async () => {
+    const dirs = tempDirs();
+    const watch = watchResources(dirs.state);
+    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    await run.waitForOutput('chaos: pod-delete: deleting', 60_000);
+    run.child.kill('SIGINT');
+    const { code, output } = await run.exited;
+    const resources = watch.stop();
+    expect(code, `expected exit 130; output:\n${output}`).toBe(130);
+    expect(output).toContain('SIGINT received: stopping and cleaning up');
+    const result = readResult(onlyRunDir(dirs.reports));
+    expect(result.status).toBe('interrupted');
+    expect(result.verdict).toBe('inconclusive');
+    expectNothingLeft(resources, dirs.state);
+  });
+
+  it('after the harness is SIGKILLed, `resilience cleanup` stops what it left', async () => {
+    const dirs = tempDirs();
+    const watch = watchResources(dirs.state);
+    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    await run.waitForOutput('chaos: pod-delete starts', 60_000);
+    run.child.kill('SIGKILL');
+    await run.exited;
+    expect(readLedger(dirs.state).length, 'the killed run leaves its ledger behind').toBeGreaterThan(0);
+    const cleanup = await runCli(['cleanup', '--state-dir', dirs.state]);
+    const resources = watch.stop();
+    expect(cleanup.code, cleanup.output).toBe(0);
+    expect(cleanup.output).toMatch(/✔ reverted postgres/);
+    expectNothingLeft(resources, dirs.state);
+  });
+});
+
+describe('resilience config, plan and doctor', () => {
+  it('rejects an invalid config with exit 2 naming each field, the value and what is allowed', async () => {
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('invalid')]);
+    expect(code).toBe(2);
+    expect(output).toContain('suites.api.load.rate: got -5;');
+    expect(output).toContain('suites.api.chaos.0.env.TOTAL_CHAOS_DURATON');
+    expect(output).toMatch(/unknown field "TOTAL_CHAOS_DURATON"/);
+  });
+
+  it('rejects an unknown suite with exit 2 and lists the defined ones', async () => {
+    const { code, output } = await runCli(['plan', 'nope']);
+    expect(code).toBe(2);
+    expect(output).toMatch(/suites\.nope: got missing; .*defined: api, nightly/);
+  });
+
+  it('prints the plan of the api suite without starting anything', async () => {
+    const { code, output } = await runCli(['plan', 'api']);
+    expect(code, output).toBe(0);
+    expect(output).toContain('services: postgresql, redis, 3 × hastecrm-api, ingress, prometheus');
+    expect(output).toContain('ingress policy: timeout 30s, 3 retries, 10s per try');
+    expect(output).toMatch(/6s → 16s {2}pod-delete: pod-delete on app=hastecrm-api, every 3s/);
+    expect(output).toMatch(/baseline\s+baseline\s+0s → 6s/);
+    expect(output).toContain('histogram_quantile(0.95, sum by (le) (increase(k6_http_req_duration_seconds_bucket[24s]))) * 1000');
+  });
+
+  it('doctor reports the binaries and that the local target can run', async () => {
+    const { code, output } = await runCli(['doctor']);
+    expect(code, output).toBe(0);
+    expect(output).toMatch(/✔ prometheus\s+\//);
+    expect(output).toMatch(/✔ target local \(processes\)/);
+    expect(output).toMatch(/✔ load driver: embedded engine/);
+  });
+
+  it('prints help for every command', async () => {
+    for (const command of ['run', 'plan', 'doctor', 'cleanup']) {
+      const { code, output } = await runCli([command, '--help']);
+      expect(code, output).toBe(0);
+      expect(output).toContain(`Usage: resilience ${command}`);
+    }
+  });
+});

@@ -1,0 +1,28 @@
+import { defineConfig } from 'vitest/config';
+
+// Two tiers, each runnable on its own: unit tests beside the code, end-to-end tests in test/.
+// End-to-end tests start real Prometheus, PostgreSQL, Redis and replicas: they run one file at a
+// time so they do not compete for this machine's two cores and skew each other's latencies.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['{cluster,scenarios,chaos,slo,reports,scripts}/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'e2e',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 180_000,
+          hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});
