@@ -37,6 +37,9 @@ const serverDuration = new TestHistogram('http_request_duration_seconds', BUCKET
 const idle = new TestCounter('fixture_idle_total').init({ outcome: 'ok' }).init({ outcome: 'error' });
 const trickle = new TestCounter('fixture_trickle_total').init({ outcome: 'ok' });
 const beyondBuckets = new TestHistogram('fixture_beyond_buckets_seconds', BUCKETS).init({});
+// The error series is deliberately not created up front: it is born mid-experiment with a burst.
+const bornLate = new TestCounter('fixture_born_late_total').init({ outcome: 'ok' });
+let bornLateBurst = false;
 
 const tempDirs: string[] = [];
 let target: MetricsTarget | undefined;
@@ -76,6 +79,7 @@ const fixtureSlo = { ...common, side: 'client' as const, phases: ['baseline' as 
 const noTraffic: RatioSlo = { ...fixtureSlo, name: 'no-traffic', kind: 'ratio', good: 'fixture_idle_total{outcome="ok"}', total: 'fixture_idle_total', objective: 0.99 };
 const fewSamples: RatioSlo = { ...fixtureSlo, name: 'few-samples', kind: 'ratio', good: 'fixture_trickle_total{outcome="ok"}', total: 'fixture_trickle_total', objective: 0.99 };
 const missingSeries: RatioSlo = { ...fixtureSlo, name: 'missing-series', kind: 'ratio', good: 'fixture_missing_total{outcome="ok"}', total: 'fixture_missing_total', objective: 0.99 };
+const bornLateErrors: RatioSlo = { ...fixtureSlo, phases: ['experiment'], name: 'born-late-errors', kind: 'ratio', good: 'fixture_born_late_total{outcome="ok"}', total: 'fixture_born_late_total', objective: 0.99 };
 const aboveBuckets: LatencySlo = { ...fixtureSlo, name: 'above-buckets', kind: 'latency', histogram: 'fixture_beyond_buckets_seconds', quantile: 0.95, thresholdMs: 3_000 };
 
 function tick(now: number): void {
@@ -91,13 +95,18 @@ function tick(now: number): void {
   serverDuration.observe(apiLabels, 0.03, REQUESTS_PER_TICK - slow);
   if (Math.floor(now / 1000) !== Math.floor((now - TICK_MS) / 1000)) trickle.inc({ outcome: 'ok' });
   beyondBuckets.observe({}, 4, 1);
+  bornLate.inc({ outcome: 'ok' }, REQUESTS_PER_TICK);
+  if (inExperiment && !bornLateBurst && now >= experiment.start + 1_500) {
+    bornLateBurst = true;
+    bornLate.inc({ outcome: 'error' }, 30);
+  }
 }
 
 beforeAll(async () => {
   target = await startMetricsTarget({
     '/k6': [k6Requests, k6Duration],
     '/api': [serverRequests, serverDuration],
-    '/fixtures': [idle, trickle, beyondBuckets],
+    '/fixtures': [idle, trickle, beyondBuckets, bornLate],
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'slo-evaluate-test-'));
   tempDirs.push(dir);
@@ -142,8 +151,8 @@ beforeAll(async () => {
   results = await evaluateSlos({ client, slos: [...apiSlos, throughput, rejectedQuery, straddling], phases: allPhases, scrapeIntervalSeconds: 1 });
   fixtureResults = await evaluateSlos({
     client,
-    slos: [noTraffic, fewSamples, missingSeries, aboveBuckets],
-    phases: [phases.baseline],
+    slos: [noTraffic, fewSamples, missingSeries, aboveBuckets, bornLateErrors],
+    phases: [phases.baseline, phases.experiment],
     scrapeIntervalSeconds: 1,
     jobs: { client: 'fixtures', server: 'fixtures' },
   });
@@ -186,14 +195,17 @@ describe('evaluateSlos against a real Prometheus', () => {
     expect(ratio.threshold).toBe('≥ 99%');
     expect(ratio.windowSeconds).toBe(4);
     expect(ratio.evaluatedAt).toBe(phases.baseline.end);
-    expect(ratio.queries.value).toBe('sum(increase(k6_http_reqs_total{expected_response="true"}[4s])) / sum(increase(k6_http_reqs_total[4s]))');
-    expect(ratio.queries.samples).toBe('sum(increase(k6_http_reqs_total[4s]))');
+    const good = 'k6_http_reqs_total{expected_response="true"}';
+    const increaseOf = (s: string): string => `(sum (increase(${s}[4s])) + (sum (min_over_time(${s}[4s]) unless ${s} offset 4s) or vector(0)))`;
+    expect(ratio.queries.value).toBe(`${increaseOf(good)} / ${increaseOf('k6_http_reqs_total')}`);
+    expect(ratio.queries.samples).toBe(increaseOf('k6_http_reqs_total'));
     const latency = resultOf(results, 'api-server-latency-p95', 'baseline');
     expect(latency.threshold).toBe('< 500 ms');
     expect(latency.value).toBeGreaterThan(0);
     expect(latency.value).toBeLessThan(50);
+    const bucket = 'http_request_duration_seconds_bucket{job="hastecrm-api",route=~"/api.*"}';
     expect(latency.queries.value).toBe(
-      'histogram_quantile(0.95, sum by (le) (increase(http_request_duration_seconds_bucket{job="hastecrm-api",route=~"/api.*"}[4s]))) * 1000',
+      `histogram_quantile(0.95, (sum by (le) (increase(${bucket}[4s])) + (sum by (le) (min_over_time(${bucket}[4s]) unless ${bucket} offset 4s) or sum by (le) (increase(${bucket}[4s])) * 0))) * 1000`,
     );
   });
 
@@ -261,6 +273,14 @@ describe('evaluateSlos against a real Prometheus', () => {
 
   it('is inconclusive for a series that does not exist', () => {
     expectVerdict(fixtureResults, 'missing-series', 'baseline', 'inconclusive', /^No data: the value query returned no series/);
+  });
+
+  it('counts the errors of a series born mid-phase, which increase() alone would miss', () => {
+    // 30 errors arrive at once in a series that did not exist before; increase() sees a flat
+    // series (30, 30, …) and would report 100 % success. The first-value correction counts them.
+    const result = expectVerdict(fixtureResults, 'born-late-errors', 'pod-delete#1', 'fail');
+    expect(result.value).toBeLessThan(0.96);
+    expect(result.value).toBeGreaterThan(0.9);
   });
 
   it('is inconclusive when the SLO side’s job is not scraped at all, and skips the check for a side without a job', async () => {

@@ -19,9 +19,9 @@ import { sleep } from '../scripts/util/wait.ts';
  *   same factor, so ratios are unbiased even though the counts are not integers (sample counts are
  *   rounded).
  * - `increase()` handles counter resets (a replica killed and restarted by chaos) but cannot count
- *   a series' first value: a `status="500"` series that first appears mid-phase loses its first
- *   scrape's worth of errors. Exporters must create their series at 0 up front (the reference API
- *   and the embedded load engine do); that bias would otherwise be toward `pass`.
+ *   a series' first value: a `status="503"` series that first appears mid-phase would lose its
+ *   first scrape's worth of errors, a bias toward `pass`. The rendered queries add that first
+ *   value back for series born inside the window (see `counterIncrease` in promql.ts).
  * - The last request of a phase is only in Prometheus after the next scrape. The harness ends a
  *   phase at least one scrape interval after its last request; the evaluator additionally never
  *   queries a time Prometheus has not finished scraping: it waits until `end + one scrape

@@ -28,20 +28,41 @@ export function renderSloQueries(slo: SloDefinition, windowSeconds: number): Slo
   switch (slo.kind) {
     case 'ratio':
       return {
-        value: `sum(increase(${slo.good}[${w}])) / sum(increase(${slo.total}[${w}]))`,
-        samples: `sum(increase(${slo.total}[${w}]))`,
+        value: `${counterIncrease(slo.good, w)} / ${counterIncrease(slo.total, w)}`,
+        samples: counterIncrease(slo.total, w),
       };
     case 'latency': {
-      const buckets = `sum by (le) (increase(${histogramSeries(slo, '_bucket')}[${w}]))`;
+      const buckets = counterIncrease(histogramSeries(slo, '_bucket'), w, 'le');
       return {
         value: `histogram_quantile(${slo.quantile}, ${buckets}) * 1000`,
-        samples: `sum(increase(${histogramSeries(slo, '_count')}[${w}]))`,
+        samples: counterIncrease(histogramSeries(slo, '_count'), w),
         buckets,
       };
     }
     case 'query':
       return { value: substituteWindow(slo.expr, windowSeconds), samples: substituteWindow(slo.samples, windowSeconds) };
   }
+}
+
+/**
+ * How much the counters behind `selector` grew in the window ending now, summed (by `by`).
+ *
+ * `increase()` handles resets (a replica restarted by chaos) but cannot count a series' first
+ * value: a series born inside the window (the first `status="503"`, the first
+ * `expected_response="false"` — exactly the errors chaos causes) would lose everything it counted
+ * before its first scrape, biasing the verdict toward `pass`. So the first value of every series
+ * that did not exist at the window's start is added back:
+ * `min_over_time(s[w]) unless s offset w` is that first value (counters only grow), for exactly
+ * the series absent at the start. Exporters that create their series at 0 need no correction,
+ * and get none (their series exist at the start).
+ */
+export function counterIncrease(selector: string, w: string, by?: string): string {
+  const sum = by ? `sum by (${by})` : 'sum';
+  const increase = `${sum} (increase(${selector}[${w}]))`;
+  // Without new series the correction is empty; `or` then supplies zeros with the same labels,
+  // so the addition keeps every element of `increase` (and stays empty when there is no data).
+  const zero = by ? `${increase} * 0` : 'vector(0)';
+  return `(${increase} + (${sum} (min_over_time(${selector}[${w}]) unless ${selector} offset ${w}) or ${zero}))`;
 }
 
 function histogramSeries(slo: LatencySlo, suffix: '_bucket' | '_count'): string {

@@ -84,7 +84,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     slos: ctx.slos,
     ...(ctx.load ? { load: { driver: 'engine' as const, ...ctx.load } } : {}),
     experiments: ctx.experiments,
-    restarts: ctx.experiments.reduce((n, x) => n + x.actions.filter((a) => a.tookEffect).length, 0),
+    restarts: ctx.target?.restarts() ?? 0,
     ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),
     environment: environment(),
     errors,

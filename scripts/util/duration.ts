@@ -1,26 +1,13 @@
+import { parseDuration } from '../../scenarios/types.ts';
+
 /**
- * Durations as people write them in k6 and Kubernetes: "500ms", "20s", "1m30s", "2h".
- * A bare number is rejected on purpose: "20" could mean seconds or milliseconds.
+ * Durations as people write them in k6 and Kubernetes: "500ms", "20s", "1m30s", "2h". The parser
+ * is the scenario model's (one grammar for scenarios and config); this module adds the helpers
+ * config validation and printing need.
  */
-const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;
-const DURATION = /^(?:(\d+(?:\.\d+)?)(ms|s|m|h))+$/;
-const PART = /(\d+(?:\.\d+)?)(ms|s|m|h)/g;
+export { parseDuration };
 
-export class DurationError extends Error {
-  constructor(readonly input: unknown) {
-    super(`${JSON.stringify(input)} is not a duration; write it like "500ms", "20s", "1m30s" or "2h"`);
-    this.name = 'DurationError';
-  }
-}
-
-/** Parses a duration string to milliseconds; throws DurationError on anything else. */
-export function parseDuration(input: string): number {
-  const text = input.trim();
-  if (!DURATION.test(text)) throw new DurationError(input);
-  let total = 0;
-  for (const match of text.matchAll(PART)) total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
-  return Math.round(total);
-}
+const UNIT_MS = { s: 1_000, m: 60_000, h: 3_600_000 } as const;
 
 /** True when `input` parses as a duration. */
 export function isDuration(input: unknown): input is string {

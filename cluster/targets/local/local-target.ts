@@ -145,6 +145,11 @@ export class LocalTarget {
     return (this.replicas?.pods() ?? []).filter((pod) => Object.entries(selector).every(([k, v]) => pod.labels[k] === v));
   }
 
+  /** Replicas replaced so far (deleted by chaos or crashed). */
+  restarts(): number {
+    return this.replicas?.restartCount() ?? 0;
+  }
+
   replicaSet(): ReplicaSet {
     if (!this.replicas) throw new Error('the local target has not started');
     return this.replicas;
