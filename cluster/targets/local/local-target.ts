@@ -8,7 +8,7 @@ import { ManagedProcess } from './managed-process.ts';
 import { freePort } from './ports.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startRedis, type RunningRedis } from './redis.ts';
-import { ReplicaSet, type Pod } from './replica-set.ts';
+import { ReplicaSet } from './replica-set.ts';
 
 const API_ENTRY = fileURLToPath(new URL('../../apps/api/server.ts', import.meta.url));
 const INGRESS_ENTRY = fileURLToPath(new URL('./ingress-main.ts', import.meta.url));
@@ -138,11 +138,6 @@ export class LocalTarget {
       { job: API_SCRAPE_JOB, targets: this.replicas?.endpoints() ?? [] },
       { job: INGRESS_SCRAPE_JOB, targets: [`127.0.0.1:${this.ingressPort}`], metricsPath: '/-/metrics' },
     ];
-  }
-
-  /** Pods matching every label of `selector`. */
-  pods(selector: Record<string, string>): Pod[] {
-    return (this.replicas?.pods() ?? []).filter((pod) => Object.entries(selector).every(([k, v]) => pod.labels[k] === v));
   }
 
   /** Replicas replaced so far (deleted by chaos or crashed). */

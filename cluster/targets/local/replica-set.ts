@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ManagedProcess } from './managed-process.ts';
 import type { Ledger } from '../../../chaos/ledger.ts';
+import type { PodControl } from '../../../chaos/types.ts';
 import { sleep, waitUntil } from '../../../scripts/util/wait.ts';
 
 /** A replica as chaos and reports see it: a pod, in Kubernetes words. */
@@ -50,7 +51,7 @@ interface Slot {
  *
  * `stop()` is idempotent: it stops restarting, then stops every replica gracefully.
  */
-export class ReplicaSet {
+export class ReplicaSet implements PodControl {
   private readonly slots: Slot[];
   private stopped = false;
   private readonly pending = new Set<Promise<void>>();
@@ -72,8 +73,9 @@ export class ReplicaSet {
     await Promise.all(this.slots.map((slot) => this.launch(slot, signal)));
   }
 
-  pods(): Pod[] {
-    return this.slots.flatMap((slot) => (slot.pod ? [{ ...slot.pod }] : []));
+  /** Current pods, matching every label of `selector` when one is given. */
+  pods(selector: Record<string, string> = {}): Pod[] {
+    return this.slots.flatMap((slot) => (slot.pod && matches(slot.pod.labels, selector) ? [{ ...slot.pod }] : []));
   }
 
   restartCount(): number {
@@ -141,12 +143,15 @@ export class ReplicaSet {
     slot.pod = { name, labels: { app: this.spec.app }, slot: slot.index, port: slot.port, pid: proc.pid, ready: false, startedAt: Date.now() };
     const watch = proc.exited.then(() => this.onExit(slot, proc));
     this.track(watch);
+    // A replica that exits before it is ready fails the wait at once, not at the deadline.
+    const exitedEarly = new AbortController();
+    void proc.exited.then(() => exitedEarly.abort(new Error(`${name} exited (${describeExit(proc)}) before it was ready`)));
     try {
-      await waitUntil(() => (proc.running ? this.probeReady(slot.port) : Promise.reject(new Error(`${name} exited (${describeExit(proc)})`))), {
+      await waitUntil(() => this.probeReady(slot.port), {
         what: `${name} on 127.0.0.1:${slot.port}${this.spec.readyPath}`,
         timeoutMs: this.spec.readyTimeoutMs,
         intervalMs: 25,
-        ...(signal ? { signal } : {}),
+        signal: signal ? AbortSignal.any([signal, exitedEarly.signal]) : exitedEarly.signal,
       });
     } catch (error) {
       const tail = await proc.logTail();
@@ -200,6 +205,10 @@ export class ReplicaSet {
     await response.body?.cancel();
     return response.status === 200;
   }
+}
+
+function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
 }
 
 function describeExit(proc: ManagedProcess): string {
