@@ -53,7 +53,7 @@ describe('decideRun', () => {
     expect(decideRun(input({ load }))).toMatchObject({ verdict: 'inconclusive', exitCode: 3 });
     const unproven = decideRun(input({ experiments: [{ name: 'pod-delete', experiment: 'pod-delete', start: 0, end: 1, actions: [], tookEffect: false, reason: 'no pod matched' }] }));
     expect(unproven).toMatchObject({ verdict: 'inconclusive', exitCode: 3 });
-    expect(unproven.reason).toMatch(/experiment pod-delete did not prove its effect: no pod matched/);
+    expect(unproven.reason).toMatch(/Experiment pod-delete did not prove its effect: no pod matched/);
   });
 
   it('a failing warning-severity SLO is reported but does not fail the run', () => {
