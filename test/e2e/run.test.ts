@@ -143,6 +143,20 @@ describe('resilience run (local target, end to end)', () => {
     expectNothingLeft(resources, dirs.state);
   });
 
+  it('stops with exit 4 and the install command when a binary is missing, leaving nothing behind', async () => {
+    const dirs = tempDirs();
+    const watch = watchResources(dirs.state);
+    // An empty PATH: redis-server and prometheus cannot be found (PostgreSQL is still found in
+    // Debian's /usr/lib/postgresql, so it starts, and must be stopped again).
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state], { env: { PATH: '/nonexistent' } });
+    const resources = watch.stop();
+    expect(code, `expected exit 4; output:\n${output}`).toBe(4);
+    expect(output).toMatch(/required binary "redis-server" was not found on PATH; install it: apt-get install -y redis-server/);
+    expect(readResult(onlyRunDir(dirs.reports))).toMatchObject({ verdict: 'inconclusive', exitCode: 4, status: 'failed' });
+    for (const [pid, what] of resources.pids) expect(isAlive(pid), `${what} still running`).toBe(false);
+    expect(readLedger(dirs.state)).toEqual([]);
+  });
+
   it('after the harness is SIGKILLed, `resilience cleanup` stops what it left', async () => {
     const dirs = tempDirs();
     const watch = watchResources(dirs.state);

@@ -65,10 +65,16 @@ export class LocalTarget {
 
     for (const dir of ['postgres', 'redis']) mkdirSync(path.join(workDir, dir), { recursive: true });
     log('starting PostgreSQL and Redis');
-    const [postgres, redis] = await Promise.all([
+    // Both start in parallel; wait for both to settle before failing, so a service that was
+    // still starting when the other failed is known to stop() and never left running.
+    const [pgStart, redisStart] = await Promise.allSettled([
       startPostgres({ dir: path.join(workDir, 'postgres'), signal, readyTimeoutMs: spec.readyTimeoutMs }).then((pg) => (this.postgres = this.own(pg, 'postgres'))),
       startRedis({ dir: path.join(workDir, 'redis'), signal, readyTimeoutMs: spec.readyTimeoutMs }).then((r) => (this.redis = this.own(r, 'redis'))),
     ]);
+    if (pgStart.status === 'rejected') throw pgStart.reason;
+    if (redisStart.status === 'rejected') throw redisStart.reason;
+    const postgres = pgStart.value;
+    const redis = redisStart.value;
 
     const ports = await Promise.all(Array.from({ length: spec.replicas }, () => freePort()));
     log(`starting ${spec.replicas} replicas of ${API_APP}`);
