@@ -5,7 +5,9 @@ import { fileURLToPath } from 'node:url';
 import { runPodDelete } from '../../chaos/local/pod-delete.ts';
 import type { ExperimentRecord } from '../../chaos/types.ts';
 import { LocalTarget } from '../../cluster/targets/local/local-target.ts';
-import { renderPrometheusConfig, startPrometheus, waitForTargetsUp } from '../../cluster/targets/local/prometheus.ts';
+import { renderPrometheusConfig, startPrometheus, waitForTargetsUp, type RunningPrometheus, type ScrapeJob } from '../../cluster/targets/local/prometheus.ts';
+import { ServiceStartError } from '../../cluster/targets/local/binaries.ts';
+import { freePort } from '../../cluster/targets/local/ports.ts';
 import { createEmbeddedEngine } from '../../scenarios/engine/engine.ts';
 import { evaluateSlos } from '../../slo/evaluate.ts';
 import { waitForScrapesAfter } from '../../slo/settle.ts';
@@ -16,6 +18,7 @@ import type { RunContext } from './run-context.ts';
 import type { Task } from './task-runner.ts';
 
 export const LOAD_SCRAPE_JOB = 'k6';
+export const PROMETHEUS_SCRAPE_JOB = 'prometheus';
 const ALERT_RULES = fileURLToPath(new URL('../../cluster/addons/prometheus/hastecrm-alerts.yaml', import.meta.url));
 
 /** A leftover from an earlier run could not be reverted: faults may remain (exit 5). */
@@ -79,11 +82,27 @@ export function localRunTasks(): Task<RunContext>[] {
         const target = requireValue(ctx.target, 'target');
         const engine = requireValue(ctx.engine, 'engine');
         const spec = ctx.plan.suite.target;
-        const jobs = [...target.scrapeJobs(), { job: LOAD_SCRAPE_JOB, targets: [`127.0.0.1:${engine.metricsPort}`] }];
-        const config = renderPrometheusConfig({ scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000, jobs, ruleFiles: [ALERT_RULES] });
         const dir = path.join(requireValue(ctx.workDir, 'workDir'), 'prometheus');
         mkdirSync(dir, { recursive: true });
-        const prometheus = await startPrometheus({ dir, config, signal, readyTimeoutMs: spec.readyTimeoutMs });
+        // Prometheus also scrapes itself (job `prometheus`): rule evaluations are the evidence that
+        // "no alert fired" was observed rather than assumed. Its config must name its own port,
+        // so the port is chosen here (and chosen again if another process takes it first).
+        let prometheus: RunningPrometheus | undefined;
+        let jobs: ScrapeJob[] = [];
+        for (let attempt = 1; !prometheus; attempt++) {
+          const port = await freePort();
+          jobs = [
+            ...target.scrapeJobs(),
+            { job: LOAD_SCRAPE_JOB, targets: [`127.0.0.1:${engine.metricsPort}`] },
+            { job: PROMETHEUS_SCRAPE_JOB, targets: [`127.0.0.1:${port}`] },
+          ];
+          const config = renderPrometheusConfig({ scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000, jobs, ruleFiles: [ALERT_RULES] });
+          try {
+            prometheus = await startPrometheus({ dir, config, port, signal, readyTimeoutMs: spec.readyTimeoutMs });
+          } catch (error) {
+            if (attempt >= 3 || signal.aborted || !(error instanceof ServiceStartError) || !/address already in use/i.test(error.message)) throw error;
+          }
+        }
         ctx.prometheus = prometheus;
         prometheusLedgerId = ctx.ledger.record({
           runId: ctx.runId,
