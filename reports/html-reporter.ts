@@ -37,8 +37,12 @@ export function renderHtml(r: RunResult): string {
 <main>
 ${metadata(r)}
 ${timeline(r)}
+${breach(r)}
 ${sloTable(r)}
 ${experiments(r)}
+${recovery(r)}
+${divergence(r)}
+${alerts(r)}
 ${load(r)}
 ${r.errors.length ? `<section><h2>Errors</h2><ul class="errors">${r.errors.map((x) => `<li><pre>${e(x)}</pre></li>`).join('')}</ul></section>` : ''}
 </main>
@@ -111,6 +115,42 @@ function formatValue(s: SloPhaseResult): string {
   return String(Number(s.value.toPrecision(6)));
 }
 
+function breach(r: RunResult): string {
+  if (!r.breach) return '';
+  const b = r.breach;
+  return `<section class="breach" data-testid="breach"><h2>Stopped early</h2><p>Critical SLO <b>${e(b.slo)}</b> failed while the load ran (${e(formatValue(b))}, objective ${e(b.threshold)}); the load and the chaos were stopped, and the phases end there.</p></section>`;
+}
+
+function recovery(r: RunResult): string {
+  if (r.recovery.length === 0) return '';
+  const rows = r.recovery
+    .map(
+      (x) => `<tr class="${x.status === 'recovered' || x.status === 'never-degraded' ? 'pass' : x.status === 'not-recovered' ? 'fail' : 'inconclusive'}"><td>${e(x.experiment)}</td><td>${e(x.slo)}</td><td>${e(x.status)}</td><td class="num">${x.ttrMs === null ? '—' : `${e((x.ttrMs / 1000).toFixed(1))} s`}</td><td>${e(x.reason)}<details><summary>PromQL</summary><pre class="promql">${e(x.query)}</pre></details></td></tr>`,
+    )
+    .join('');
+  return `<section data-testid="recovery"><h2>Time to recover</h2><p class="hint">After each fault, when the objective was met again on a short rolling window and stayed met.</p><table><thead><tr><th>Experiment</th><th>SLO</th><th>Status</th><th>Time to recover</th><th>Detail</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+function divergence(r: RunResult): string {
+  if (r.divergence.length === 0) return '';
+  const rows = r.divergence
+    .map(
+      (d) => `<tr class="${d.diverged === true ? 'fail' : d.diverged === null ? 'inconclusive' : ''}"><td>${e(d.phase)}</td><td>${e(d.client.slo)}</td><td>${e(d.server.slo)}</td><td>${d.diverged === null ? 'unknown' : d.diverged ? 'diverged' : 'agree'}</td><td>${e(d.note)}</td></tr>`,
+    )
+    .join('');
+  return `<section data-testid="divergence"><h2>Client and server side</h2><table><thead><tr><th>Phase</th><th>Client SLO</th><th>Server SLO</th><th>Result</th><th>Note</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+function alerts(r: RunResult): string {
+  if (!r.alerts) return `<section data-testid="alerts"><h2>Alerts</h2><p class="inconclusive-text">Unknown: the alerts could not be read from Prometheus.</p></section>`;
+  if (r.alerts.length === 0) return `<section data-testid="alerts"><h2>Alerts</h2><p>No alert was pending or firing during the load.</p></section>`;
+  const origin = r.phases.find((p) => p.kind === 'overall')?.start ?? 0;
+  const rows = r.alerts
+    .map((a) => `<tr><td>${e(a.alertname)}</td><td>${e(a.severity)}</td><td>${e(a.state)}</td><td>${e(((a.from - origin) / 1000).toFixed(0))} s → ${e(((a.to - origin) / 1000).toFixed(0))} s</td></tr>`)
+    .join('');
+  return `<section data-testid="alerts"><h2>Alerts</h2><table><thead><tr><th>Alert</th><th>Severity</th><th>State</th><th>When (from the start of load)</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
 function experiments(r: RunResult): string {
   if (r.experiments.length === 0) return '';
   const items = r.experiments
@@ -157,5 +197,5 @@ pre{white-space:pre-wrap;word-break:break-all;margin:.3rem 0}pre.promql{backgrou
 .timeline{position:relative;height:2.2rem;background:#f6f8fa;border:1px solid var(--line);border-radius:4px}
 .bar{position:absolute;top:.25rem;bottom:.25rem;border-radius:3px;color:#fff;font-size:.75rem;overflow:hidden;white-space:nowrap;padding:.2rem .3rem}
 .bar.baseline{background:#0969da}.bar.experiment{background:#cf222e}.bar.recovery{background:#1a7f37}
-.hint{color:var(--muted)}.experiment h3{margin-bottom:.3rem}footer{color:var(--muted);padding:1rem 2rem;font-size:.8rem}
+.hint{color:var(--muted)}.breach{border-left:4px solid var(--fail);padding-left:1rem}.experiment h3{margin-bottom:.3rem}footer{color:var(--muted);padding:1rem 2rem;font-size:.8rem}
 `;

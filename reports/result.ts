@@ -1,5 +1,8 @@
 import type { ExperimentRecord } from '../chaos/types.ts';
 import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
+import type { RecoveryResult } from '../slo/recovery.ts';
+import type { Divergence } from '../slo/divergence.ts';
+import type { AlertInterval } from '../slo/alerts.ts';
 
 /**
  * `result.json`: the source of every report view. Bump RESULT_SCHEMA_VERSION on any change that
@@ -44,6 +47,14 @@ export interface RunResult {
   slos: SloPhaseResult[];
   load?: LoadResult;
   experiments: ExperimentRecord[];
+  /** The critical SLO that failed while the load ran and stopped it early. */
+  breach?: SloPhaseResult;
+  /** Time to recover per experiment and SLO. */
+  recovery: RecoveryResult[];
+  /** Client-side vs server-side values of paired SLOs, per phase. */
+  divergence: Divergence[];
+  /** Alerts pending or firing during the load; absent when they could not be read (not "none"). */
+  alerts?: AlertInterval[];
   /** Replicas restarted during the run (chaos deletions and crashes). */
   restarts: number;
   prometheus?: { url: string; scrapeIntervalMs: number };

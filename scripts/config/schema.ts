@@ -116,6 +116,18 @@ const sloSchema = z.discriminatedUnion('kind', [
       unit: z.string().optional(),
     })
     .strict(),
+  z
+    .object({
+      ...sloBase,
+      // An alert SLO's samples are rule evaluations: one is enough to make "nothing fired" evidence.
+      minSamples: z.number().int().min(1).default(1),
+      // Alerts are computed from the system's own metrics.
+      side: z.enum(['client', 'server']).default('server'),
+      kind: z.literal('alert'),
+      alertSeverity: z.string().min(1),
+      alertnames: z.array(z.string().min(1)).min(1).readonly().optional(),
+    })
+    .strict(),
 ]);
 
 const suiteSchema = z

@@ -5,6 +5,9 @@ import type { RunningPrometheus } from '../../cluster/targets/local/prometheus.t
 import type { EmbeddedEngine } from '../../scenarios/engine/engine.ts';
 import type { LoadSummary } from '../../scenarios/engine/results.ts';
 import type { Phase, SloPhaseResult } from '../../slo/types.ts';
+import type { RecoveryResult } from '../../slo/recovery.ts';
+import type { Divergence } from '../../slo/divergence.ts';
+import type { AlertInterval } from '../../slo/alerts.ts';
 import type { RunPlan } from './plan.ts';
 import type { Progress } from '../cli/progress.ts';
 
@@ -28,6 +31,12 @@ export interface RunContext {
   chaosRuns: Promise<ExperimentRecord>[];
   phases: Phase[];
   slos: SloPhaseResult[];
+  /** The first critical SLO that failed while the load ran; the load was stopped early. */
+  breach?: SloPhaseResult;
+  recovery: RecoveryResult[];
+  divergence: Divergence[];
+  /** Alerts pending or firing during the load; undefined when they could not be read. */
+  alerts?: AlertInterval[];
   /** Problems worth reporting that did not stop the run. */
   notes: string[];
 }

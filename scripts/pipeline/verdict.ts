@@ -22,6 +22,8 @@ export interface RunDecision {
 export interface DecisionInput {
   outcome: RunOutcome;
   slos: readonly SloPhaseResult[];
+  /** A critical SLO that failed while the load ran, which stopped the load early. */
+  breach?: SloPhaseResult | undefined;
   load: LoadSummary | undefined;
   experiments: readonly ExperimentRecord[];
   /** Errors that mean something the run started or injected may still be there. */
@@ -54,6 +56,14 @@ function decideBeforeCleanup(input: DecisionInput): RunDecision {
   if (outcome.status === 'failed') {
     const message = outcome.error instanceof Error ? outcome.error.message.split('\n')[0] : String(outcome.error);
     return { verdict: 'inconclusive', reason: `"${outcome.task}" failed: ${message}`, exitCode: input.classifyError(outcome.error), status: 'failed' };
+  }
+  if (input.breach) {
+    return {
+      verdict: 'fail',
+      reason: `Critical SLO ${describe(input.breach)} failed while the load ran, so the load was stopped early (abort on fail).`,
+      exitCode: ExitCode.SloFailed,
+      status: 'completed',
+    };
   }
   const judged = input.slos.filter((s) => s.severity !== 'warning');
   const failed = judged.filter((s) => s.verdict === 'fail');

@@ -76,6 +76,11 @@ describe('resilience run (local target, end to end)', () => {
     expect(experiment?.actions.length).toBeGreaterThanOrEqual(2);
     for (const action of experiment?.actions ?? []) expect(action.evidence).toMatch(/pid \d+ → hastecrm-api-\w+ pid \d+/);
     expect(result.load?.requests).toBeGreaterThan(500);
+    // Time to recover per experiment and SLO, client/server agreement, and the alerts seen.
+    expect(result.recovery.map((r) => r.slo).sort()).toEqual(['api-client-latency-p95', 'api-client-success-ratio', 'api-server-latency-p95', 'api-server-success-ratio']);
+    for (const r of result.recovery) expect(['never-degraded', 'recovered'], `${r.slo}: ${r.reason}`).toContain(r.status);
+    expect(result.divergence.length).toBeGreaterThanOrEqual(8);
+    expect(result.alerts, 'alerts were read from Prometheus').toEqual([]);
 
     const html = readFileSync(path.join(runDir, 'index.html'), 'utf8');
     expect(html).toContain('data-testid="verdict"');
@@ -96,6 +101,21 @@ describe('resilience run (local target, end to end)', () => {
     const latency = result.slos.filter((s) => s.slo === 'api-client-latency-p95');
     expect(latency.map((s) => s.verdict)).toEqual(latency.map(() => 'fail'));
     for (const s of latency) expect(s.value).toBeGreaterThan(500);
+    expect(readLedger(dirs.state)).toEqual([]);
+  });
+
+  it('stops the load early when a critical SLO fails while running (abort on fail), exit 1', async () => {
+    const dirs = tempDirs();
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('critical-breach'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    expect(code, `expected exit 1; output:\n${output}`).toBe(1);
+    expect(output).toContain('critical SLO api-client-latency-p95 failed while running');
+    const result = readResult(onlyRunDir(dirs.reports));
+    expect(result.verdict).toBe('fail');
+    expect(result.breach?.slo).toBe('api-client-latency-p95');
+    expect(result.reason).toMatch(/stopped early/);
+    // The load was planned for 40 s; the breach is seen within seconds of the minimum window.
+    expect(result.load!.durationMs).toBeLessThan(20_000);
+    expect(result.experiments.every((x) => x.actions.length === 0), 'the fault planned at 20 s never ran').toBe(true);
     expect(readLedger(dirs.state)).toEqual([]);
   });
 
