@@ -27,6 +27,9 @@ export default defineConfig({
         },
       ],
       slos: apiSlos,
+      // "Would Flagger have promoted this?" — the seed's Canary replayed over the run (report
+      // only: with its 30 s interval a 24 s run can only say "halt, too short").
+      canary: { flagger: 'cluster/manifests/base/hastecrm-api/canary.yaml' },
     },
     nightly: {
       description: 'Longer and harder: graceful deletions, then forced (SIGKILL) deletions of two replicas at once.',
@@ -37,6 +40,7 @@ export default defineConfig({
         { experiment: 'pod-delete', name: 'pod-delete-forced', startAfter: '100s', env: { TOTAL_CHAOS_DURATION: '40', CHAOS_INTERVAL: '8', PODS_AFFECTED_PERC: '67', FORCE: 'true' } },
       ],
       slos: apiSlos,
+      canary: { flagger: 'cluster/manifests/base/hastecrm-api/canary.yaml' },
     },
   },
 });

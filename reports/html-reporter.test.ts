@@ -41,6 +41,7 @@ const result: RunResult = {
   experiments: [{ name: hostile, experiment: 'pod-delete', start: 0, end: 10, actions: [{ at: 0, action: 'pod-delete', target: hostile, tookEffect: true, evidence: hostile }], tookEffect: true }],
   recovery: [],
   divergence: [],
+  canary: [],
   restarts: 1,
   environment: { node: 'v20', platform: 'linux', hostname: 'h', harnessVersion: '0.1.0' },
   errors: [hostile],

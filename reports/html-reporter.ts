@@ -43,6 +43,7 @@ ${experiments(r)}
 ${recovery(r)}
 ${divergence(r)}
 ${alerts(r)}
+${canary(r)}
 ${load(r)}
 ${r.errors.length ? `<section><h2>Errors</h2><ul class="errors">${r.errors.map((x) => `<li><pre>${e(x)}</pre></li>`).join('')}</ul></section>` : ''}
 </main>
@@ -149,6 +150,35 @@ function alerts(r: RunResult): string {
     .map((a) => `<tr><td>${e(a.alertname)}</td><td>${e(a.severity)}</td><td>${e(a.state)}</td><td>${e(((a.from - origin) / 1000).toFixed(0))} s → ${e(((a.to - origin) / 1000).toFixed(0))} s</td></tr>`)
     .join('');
   return `<section data-testid="alerts"><h2>Alerts</h2><table><thead><tr><th>Alert</th><th>Severity</th><th>State</th><th>When (from the start of load)</th></tr></thead><tbody>${rows}</tbody></table></section>`;
+}
+
+const CANARY_CLASS: Record<string, Verdict> = { promote: 'pass', successful: 'pass', rollback: 'fail', failed: 'fail', halt: 'inconclusive', inconclusive: 'inconclusive' };
+
+function canary(r: RunResult): string {
+  if (r.canary.length === 0) return '';
+  const origin = r.phases.find((p) => p.kind === 'overall')?.start ?? 0;
+  const blocks = r.canary
+    .map((c) => {
+      const head = `<h3>${e(c.tool)} ${e(c.name)} <span class="pill ${CANARY_CLASS[c.verdict] ?? 'inconclusive'}">${c.tool === 'flagger' ? 'would ' : ''}${e(c.verdict)}</span></h3><p>${e(c.reason)}</p>`;
+      const notes = c.notes.length ? `<ul class="why">${c.notes.map((n) => `<li>${e(n)}</li>`).join('')}</ul>` : '';
+      if (c.tool === 'flagger') {
+        const rows = c.checks
+          .map(
+            (k) => `<tr class="${k.passed ? '' : 'fail'}"><td class="num">${e(k.iteration)}</td><td>${e(((k.at - origin) / 1000).toFixed(0))} s</td><td class="num">${e(k.weight)} %</td><td>${k.metrics
+              .map((m) => `${e(m.name)}: ${m.value === null ? 'no data' : e(Number(m.value.toFixed(2)))} (${e(m.outcome)})`)
+              .join('<br>')}</td><td class="num">${e(k.failedChecks)}</td></tr>`,
+          )
+          .join('');
+        const table = c.checks.length
+          ? `<table><thead><tr><th>Check</th><th>At</th><th>Canary weight</th><th>Metrics</th><th>Failed checks</th></tr></thead><tbody>${rows}</tbody></table>`
+          : `<p class="why">No check fitted in the run: each needs ${e(c.intervalSeconds)} s, ${e(c.stepsToPromote)} passing checks to promote.</p>`;
+        return `<article>${head}${table}${notes}</article>`;
+      }
+      const rows = c.metrics.map((m) => `<tr><td>${e(m.name)}</td><td>${e(m.phase)}</td><td class="num">${e(m.successful)}</td><td class="num">${e(m.failed)}</td><td class="num">${e(m.inconclusive)}</td><td class="num">${e(m.error)}</td></tr>`).join('');
+      return `<article>${head}<table><thead><tr><th>Metric</th><th>Phase</th><th>Successful</th><th>Failed</th><th>Inconclusive</th><th>Error</th></tr></thead><tbody>${rows}</tbody></table>${notes}</article>`;
+    })
+    .join('');
+  return `<section data-testid="canary"><h2>Release analysis replay</h2>${blocks}</section>`;
 }
 
 function experiments(r: RunResult): string {

@@ -3,6 +3,8 @@ import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
 import type { RecoveryResult } from '../slo/recovery.ts';
 import type { Divergence } from '../slo/divergence.ts';
 import type { AlertInterval } from '../slo/alerts.ts';
+import type { CanaryReplay } from '../slo/canary/flagger.ts';
+import type { AnalysisReplay } from '../slo/canary/argo.ts';
 
 /**
  * `result.json`: the source of every report view. Bump RESULT_SCHEMA_VERSION on any change that
@@ -55,6 +57,8 @@ export interface RunResult {
   divergence: Divergence[];
   /** Alerts pending or firing during the load; absent when they could not be read (not "none"). */
   alerts?: AlertInterval[];
+  /** Flagger canary and Argo Rollouts analysis replayed over the run. */
+  canary: (CanaryReplay | AnalysisReplay)[];
   /** Replicas restarted during the run (chaos deletions and crashes). */
   restarts: number;
   prometheus?: { url: string; scrapeIntervalMs: number };

@@ -37,5 +37,13 @@ export function formatPlan(plan: RunPlan): string {
     lines.push(`    samples: ${queries.samples}`);
 
   }
+  if (plan.canary) {
+    lines.push('');
+    lines.push(`Release analysis replayed over the run (${plan.canary.gate ? 'gates the run' : 'report only'}):`);
+    const f = plan.canary.flagger;
+    if (f) lines.push(`  Flagger Canary ${f.namespace}/${f.name}: every ${formatDuration(f.analysis.intervalSeconds * 1000)}, rollback after ${f.analysis.threshold} failed checks; metrics ${f.analysis.metrics.map((m) => m.name).join(', ')}`);
+    const a = plan.canary.argo;
+    if (a) lines.push(`  Argo Rollouts AnalysisTemplate ${a.template.name}: metrics ${a.template.metrics.map((m) => m.name).join(', ')}`);
+  }
   return lines.join('\n');
 }

@@ -38,6 +38,7 @@ export interface ResolvedSuite {
   load: { scenarioFile: string; rate: number | undefined; durationMs: number | undefined };
   chaos: ResolvedExperiment[];
   slos: SloDefinition[];
+  canary: { flaggerFile?: string; argo?: { templateFile: string; args: Record<string, string> }; gate: boolean } | undefined;
   settleMs: number;
   timeoutMs: number;
 }
@@ -106,6 +107,11 @@ function resolveSuite(name: string, suite: ParsedSuite, rootDir: string): Resolv
     },
     chaos: suite.chaos.map((e) => resolveExperiment(e, counts)),
     slos: suite.slos,
+    canary: suite.canary && {
+      ...(suite.canary.flagger ? { flaggerFile: path.resolve(rootDir, suite.canary.flagger) } : {}),
+      ...(suite.canary.argo ? { argo: { templateFile: path.resolve(rootDir, suite.canary.argo.template), args: suite.canary.argo.args } } : {}),
+      gate: suite.canary.gate,
+    },
     settleMs: parseDuration(suite.settle),
     timeoutMs: parseDuration(suite.timeout),
   };

@@ -137,6 +137,19 @@ const suiteSchema = z
     load: loadSchema,
     chaos: z.array(experimentSchema).default([]),
     slos: z.array(sloSchema).min(1, { message: 'a suite needs at least one SLO, or nothing could fail it' }),
+    /**
+     * Replay the release analysis over the run: "would Flagger have promoted this?". Paths are
+     * relative to the config file. Report-only unless `gate` is true: then a rollback fails the
+     * run and a replay that cannot decide makes it inconclusive.
+     */
+    canary: z
+      .object({
+        flagger: z.string().min(1).optional(),
+        argo: z.object({ template: z.string().min(1), args: z.record(z.string(), z.string()).default({}) }).strict().optional(),
+        gate: z.boolean().default(false),
+      })
+      .strict()
+      .optional(),
     /** After the load ends, how long to wait for Prometheus's last scrape before judging. */
     settle: duration.default('3s'),
     /** The whole run's deadline; past it the run is stopped, cleaned up and reported inconclusive. */

@@ -1,12 +1,15 @@
 import { existsSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { ConfigError } from '../config/errors.ts';
+import { ConfigError, type ConfigIssue } from '../config/errors.ts';
 import type { ResolvedConfig, ResolvedExperiment, ResolvedSuite } from '../config/resolve.ts';
 import { resolveScenario, ScenarioValidationError, type ResolvedScenario, type ScenarioOverrides } from '../../scenarios/engine/resolve.ts';
 import type { ScenarioDefinition } from '../../scenarios/types.ts';
 import type { PhaseKind, SloDefinition } from '../../slo/types.ts';
 import { renderSloQueries, thresholdText, type SloQueries } from '../../slo/promql.ts';
 import { checkSloQueries } from '../../slo/query-check.ts';
+import { parseFlaggerCanary, type FlaggerCanarySpec } from '../../slo/canary/flagger.ts';
+import { parseAnalysisTemplate, type AnalysisTemplateSpec } from '../../slo/canary/argo.ts';
+import { readFileSync } from 'node:fs';
 
 /** A phase as planned: offsets from the start of load, in milliseconds. */
 export interface PlannedPhase {
@@ -30,6 +33,8 @@ export interface RunPlan {
   phases: PlannedPhase[];
   /** Queries rendered for the `overall` phase's window; each phase uses its own duration. */
   slos: { slo: SloDefinition; queries: SloQueries; threshold: string }[];
+  /** Release analyses replayed over the run, parsed from the manifests at plan time. */
+  canary: { flagger?: FlaggerCanarySpec; argo?: { template: AnalysisTemplateSpec; args: Record<string, string> }; gate: boolean } | undefined;
 }
 
 /** Builds the plan for one suite. Throws ConfigError (exit 2) for anything that would make the run invalid. */
@@ -42,7 +47,7 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string): Prom
   }
   const scenarioSource = await loadScenario(config, suite);
   const scenario = resolveScenarioOrConfigError(config, suite, scenarioSource);
-  const issues = [];
+  const issues: ConfigIssue[] = [];
   for (const [i, e] of suite.chaos.entries()) {
     if (e.startAfterMs + e.durationMs > scenario.durationMs) {
       issues.push({
@@ -56,6 +61,7 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string): Prom
     const index = suite.slos.findIndex((s) => s.name === problem.slo);
     issues.push({ path: `suites.${suite.name}.slos.${index}.${problem.field}`, given: `SLO "${problem.slo}"`, expected: problem.message });
   }
+  const canary = loadCanary(config, suite, issues);
   if (issues.length > 0) throw new ConfigError(config.configFile, issues);
   const phases = planPhases(scenario.durationMs, suite.chaos);
   return {
@@ -65,6 +71,7 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string): Prom
     scenarioSource,
     schedule: suite.chaos,
     phases,
+    canary,
     slos: suite.slos.map((slo) => ({ slo, queries: renderSloQueries(slo, Math.round(scenario.durationMs / 1000)), threshold: thresholdText(slo) })),
   };
 }
@@ -114,4 +121,25 @@ function resolveScenarioOrConfigError(config: ResolvedConfig, suite: ResolvedSui
       );
     throw error;
   }
+}
+
+/** Parses the suite's Flagger Canary and Argo AnalysisTemplate; a problem is a config issue naming the file and the field. */
+function loadCanary(config: ResolvedConfig, suite: ResolvedSuite, issues: ConfigIssue[]): RunPlan['canary'] {
+  if (!suite.canary) return undefined;
+  const read = <T>(field: string, file: string, parse: (text: string) => T): T | undefined => {
+    try {
+      return parse(readFileSync(file, 'utf8'));
+    } catch (error) {
+      issues.push({ path: `suites.${suite.name}.canary.${field}`, given: JSON.stringify(file), expected: `a readable manifest: ${(error as Error).message}` });
+      return undefined;
+    }
+  };
+  const flagger = suite.canary.flaggerFile ? read('flagger', suite.canary.flaggerFile, (text) => parseFlaggerCanary(text)) : undefined;
+  const argoSpec = suite.canary.argo;
+  const template = argoSpec ? read('argo.template', argoSpec.templateFile, (text) => parseAnalysisTemplate(text)) : undefined;
+  return {
+    ...(flagger ? { flagger } : {}),
+    ...(template && argoSpec ? { argo: { template, args: argoSpec.args } } : {}),
+    gate: suite.canary.gate,
+  };
 }

@@ -41,7 +41,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
   const runId = `${plan.suite.name}-${startedAt.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-')}-${randomBytes(2).toString('hex')}`;
   const runDir = path.join(plan.config.reportsDir, runId);
   const ledger = Ledger.open(plan.config.stateDir);
-  const ctx: RunContext = { runId, plan, runDir, ledger, progress: options.progress, experiments: [], chaosRuns: [], phases: [], slos: [], recovery: [], divergence: [], notes: [] };
+  const ctx: RunContext = { runId, plan, runDir, ledger, progress: options.progress, experiments: [], chaosRuns: [], phases: [], slos: [], recovery: [], divergence: [], canary: [], notes: [] };
 
   // The run's own deadline aborts like Ctrl-C does, but is reported as such.
   const deadline = new AbortController();
@@ -62,7 +62,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
   const remaining = safeEntries(ledger).filter((e) => e.runId === runId);
   if (remaining.length > 0) cleanupProblems.push(`the ledger still holds ${remaining.map((e) => e.description).join(', ')}`);
 
-  const decision = decideRun({ outcome, slos: ctx.slos, breach: ctx.breach, load: ctx.load, experiments: ctx.experiments, cleanupProblems, classifyError });
+  const decision = decideRun({ outcome, slos: ctx.slos, breach: ctx.breach, canary: plan.canary?.gate ? ctx.canary : [], load: ctx.load, experiments: ctx.experiments, cleanupProblems, classifyError });
   const finishedAt = new Date();
   const errors = [...ctx.notes];
   if (outcome.status === 'failed') errors.push(outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
@@ -88,6 +88,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     recovery: ctx.recovery,
     divergence: ctx.divergence,
     ...(ctx.alerts ? { alerts: ctx.alerts } : {}),
+    canary: ctx.canary,
     restarts: ctx.target?.restarts() ?? 0,
     ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),
     environment: environment(),

@@ -15,6 +15,8 @@ import { evaluateSlos } from '../../slo/evaluate.ts';
 import { PrometheusClient } from '../../slo/prometheus-client.ts';
 import { measureTimeToRecover } from '../../slo/recovery.ts';
 import { startWatchdog } from '../../slo/watchdog.ts';
+import { replayFlaggerCanary } from '../../slo/canary/flagger.ts';
+import { replayArgoAnalysis } from '../../slo/canary/argo.ts';
 import { waitForScrapesAfter } from '../../slo/settle.ts';
 import type { Phase } from '../../slo/types.ts';
 import { sleep } from '../util/wait.ts';
@@ -163,7 +165,7 @@ export function localRunTasks(): Task<RunContext>[] {
       },
     },
     {
-      title: 'analyse: time to recover, client/server divergence, alerts',
+      title: 'analyse: time to recover, client/server divergence, alerts, canary replay',
       setup: analyse,
     },
   ];
@@ -191,6 +193,25 @@ async function analyse(ctx: RunContext, signal: AbortSignal): Promise<void> {
     ctx.alerts = await alertTimeline({ client, start: loadStart, end: loadEnd, signal });
   } catch (error) {
     ctx.notes.push(`alerts unknown: ${(error as Error).message}`);
+  }
+  const canary = ctx.plan.canary;
+  if (canary?.flagger) {
+    try {
+      const replay = await replayFlaggerCanary({ client, canary: canary.flagger, start: loadStart, end: loadEnd, scrapeIntervalSeconds, signal });
+      ctx.canary.push(replay);
+      ctx.progress.info(`Flagger canary ${replay.name}: would ${replay.verdict}: ${replay.reason}`);
+    } catch (error) {
+      ctx.notes.push(`the Flagger canary replay failed: ${(error as Error).message}`);
+    }
+  }
+  if (canary?.argo) {
+    try {
+      const replay = await replayArgoAnalysis({ client, template: canary.argo.template, args: canary.argo.args, start: loadStart, end: loadEnd, scrapeIntervalSeconds, signal });
+      ctx.canary.push(replay);
+      ctx.progress.info(`Argo Rollouts analysis ${replay.name}: ${replay.verdict}: ${replay.reason}`);
+    } catch (error) {
+      ctx.notes.push(`the Argo Rollouts analysis replay failed: ${(error as Error).message}`);
+    }
   }
 }
 

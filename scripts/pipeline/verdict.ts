@@ -24,6 +24,8 @@ export interface DecisionInput {
   slos: readonly SloPhaseResult[];
   /** A critical SLO that failed while the load ran, which stopped the load early. */
   breach?: SloPhaseResult | undefined;
+  /** Canary replays that gate the run (a suite's `canary.gate`); report-only replays are not passed. */
+  canary?: readonly { tool: string; name: string; verdict: string; reason: string }[];
   load: LoadSummary | undefined;
   experiments: readonly ExperimentRecord[];
   /** Errors that mean something the run started or injected may still be there. */
@@ -67,6 +69,10 @@ function decideBeforeCleanup(input: DecisionInput): RunDecision {
   }
   const judged = input.slos.filter((s) => s.severity !== 'warning');
   const failed = judged.filter((s) => s.verdict === 'fail');
+  const rolledBack = (input.canary ?? []).filter((c) => c.verdict === 'rollback' || c.verdict === 'failed');
+  if (rolledBack.length > 0 && failed.length === 0) {
+    return { verdict: 'fail', reason: `The release analysis would not ship this: ${rolledBack.map((c) => `${c.tool} ${c.name}: ${c.reason}`).join('; ')}.`, exitCode: ExitCode.SloFailed, status: 'completed' };
+  }
   if (failed.length > 0) {
     return { verdict: 'fail', reason: `${failed.length} SLO check(s) failed: ${failed.map(describe).join('; ')}.`, exitCode: ExitCode.SloFailed, status: 'completed' };
   }
@@ -75,6 +81,7 @@ function decideBeforeCleanup(input: DecisionInput): RunDecision {
   const unsure = judged.filter((s) => s.verdict === 'inconclusive');
   if (unsure.length > 0) reasons.push(`${unsure.length} SLO check(s) inconclusive: ${unsure.map((s) => `${s.slo} in ${s.phase}: ${s.reason ?? 'no reason given'}`).join('; ')}`);
   if (input.load?.selfHealth.overloaded) reasons.push(`the load generator was the bottleneck: ${input.load.selfHealth.reason ?? 'overloaded'}`);
+  for (const c of input.canary ?? []) if (c.verdict === 'halt' || c.verdict === 'inconclusive') reasons.push(`the ${c.tool} analysis ${c.name} could not decide: ${c.reason}`);
   for (const x of input.experiments) if (!x.tookEffect) reasons.push(`experiment ${x.name} did not prove its effect: ${x.reason ?? 'no evidence'}`);
   if (reasons.length > 0) return { verdict: 'inconclusive', reason: `${capitalize(reasons.join('; '))}.`, exitCode: ExitCode.Inconclusive, status: 'completed' };
   return { verdict: 'pass', reason: `All ${judged.length} SLO checks passed in every phase.`, exitCode: ExitCode.Pass, status: 'completed' };

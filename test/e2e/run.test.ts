@@ -81,11 +81,14 @@ describe('resilience run (local target, end to end)', () => {
     for (const r of result.recovery) expect(['never-degraded', 'recovered'], `${r.slo}: ${r.reason}`).toContain(r.status);
     expect(result.divergence.length).toBeGreaterThanOrEqual(8);
     expect(result.alerts, 'alerts were read from Prometheus').toEqual([]);
+    // The seed's Canary needs 5 checks of 30 s: an 18 s run cannot decide, and says so (report only).
+    expect(result.canary).toMatchObject([{ tool: 'flagger', name: 'hastecrm-api', verdict: 'halt' }]);
 
     const html = readFileSync(path.join(runDir, 'index.html'), 'utf8');
     expect(html).toContain('data-testid="verdict"');
     expect(html).toContain('PASS');
     expect(html).toContain('histogram_quantile(0.95');
+    for (const section of ['recovery', 'divergence', 'alerts', 'canary']) expect(html).toContain(`data-testid="${section}"`);
     expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
 
     expectNothingLeft(resources, dirs.state);
