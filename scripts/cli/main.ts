@@ -10,6 +10,7 @@ import { executeRun } from '../pipeline/run.ts';
 import { RunAbort } from '../pipeline/verdict.ts';
 import { parseDuration } from '../util/duration.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
+import { formatValidateReport, validatePaths } from './validate.ts';
 import { formatPlan } from './plan-printer.ts';
 import { ConsoleProgress } from './progress.ts';
 
@@ -114,6 +115,18 @@ program
     for (const e of report.reverted) console.log(`✔ reverted ${e.description}`);
     for (const f of report.failed) console.log(`✖ ${f.entry.description}: ${f.error}`);
     process.exitCode = report.failed.length > 0 ? ExitCode.CleanupFailed : ExitCode.Pass;
+  });
+
+program
+  .command('validate')
+  .description('check Prometheus rule files offline: promtool errors, and alerts that can never fire on realistic series')
+  .argument('[paths...]', 'files or folders to check', ['cluster/addons/prometheus'])
+  .option('--strict', 'warnings fail too')
+  .addHelpText('after', '\nExit codes: 0 nothing wrong · 2 errors found (or warnings with --strict) · 4 promtool missing')
+  .action(async (paths: string[], flags: { strict?: boolean }) => {
+    const report = await validatePaths(paths, flags);
+    console.log(formatValidateReport(report));
+    process.exitCode = report.exitCode;
   });
 
 function applyOverrides(config: ResolvedConfig, flags: RunFlags, suite: string): ResolvedConfig {

@@ -229,8 +229,18 @@ describe('resilience config, plan and doctor', () => {
     expect(output).toMatch(/✔ load driver: embedded engine/);
   });
 
+  it('validate passes the project\'s alert rules and reports the seed\'s alert that can never fire (exit 2)', async () => {
+    const ours = await runCli(['validate']);
+    expect(ours.code, ours.output).toBe(0);
+    expect(ours.output).toContain('✔ cluster/addons/prometheus/hastecrm-alerts.yaml: every alert can fire');
+    const seed = await runCli(['validate', 'slo/testing/rules/seed-original-alerts.yaml']);
+    expect(seed.code, seed.output).toBe(2);
+    expect(seed.output).toMatch(/✖ .*alert DatabaseConnectionPoolExhausted: never fires on realistic series/);
+    expect(seed.output).toContain('only the left side has datid, datname');
+  });
+
   it('prints help for every command', async () => {
-    for (const command of ['run', 'plan', 'doctor', 'cleanup']) {
+    for (const command of ['run', 'plan', 'doctor', 'cleanup', 'validate']) {
       const { code, output } = await runCli([command, '--help']);
       expect(code, output).toBe(0);
       expect(output).toContain(`Usage: resilience ${command}`);
