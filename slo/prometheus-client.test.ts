@@ -1,12 +1,17 @@
 import http from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrometheusClient, PrometheusQueryError, PrometheusUnreachableError, parsePrometheusValue } from './prometheus-client.ts';
 import { freePort } from '../cluster/targets/local/ports.ts';
+import { renderPrometheusConfig, startPrometheus, type RunningPrometheus } from '../cluster/targets/local/prometheus.ts';
 
 // A scripted stand-in for Prometheus's HTTP API on 127.0.0.1: each request takes the next reply.
-// The client's retry, backoff, timeout and parsing are what is tested; the real Prometheus is
-// exercised in evaluate.test.ts.
+// The client's retry, backoff, timeout and parsing are what is tested; a real Prometheus (without
+// scrape targets: the range queries below compute their series from time()) checks that the range
+// query speaks Prometheus's real API, and evaluate.test.ts exercises instant queries on real data.
 interface Reply {
   status: number;
   body?: unknown;
@@ -161,6 +166,125 @@ describe('PrometheusClient.instantQuery', () => {
     expect(error).toBeInstanceOf(PrometheusUnreachableError);
     expect((error as PrometheusUnreachableError).status).toBe(404);
     expect(server.requests).toHaveLength(1);
+  });
+});
+
+const matrix = (...series: { metric: Record<string, string>; values: [number, string][] }[]): Reply => ({
+  status: 200,
+  body: { status: 'success', data: { resultType: 'matrix', result: series } },
+});
+
+describe('PrometheusClient.rangeQuery (scripted)', () => {
+  it('sends start, end and step in seconds, and returns each series with its points in epoch ms', async () => {
+    const server = await scripted([
+      matrix(
+        { metric: { alertname: 'A' }, values: [[1700000000.5, '1'], [1700000001.5, 'NaN'], [1700000003.5, '+Inf']] },
+        { metric: {}, values: [[1700000000.5, '0.25']] },
+      ),
+    ]);
+    const client = new PrometheusClient({ url: server.url });
+    const series = await client.rangeQuery('ALERTS', 1_700_000_000_500, 1_700_000_003_500, 1_000);
+    expect(series).toEqual([
+      { labels: { alertname: 'A' }, points: [[1_700_000_000_500, 1], [1_700_000_001_500, NaN], [1_700_000_003_500, Infinity]] },
+      { labels: {}, points: [[1_700_000_000_500, 0.25]] },
+    ]);
+    const params = new URLSearchParams(server.requests[0]?.body);
+    expect(params.get('query')).toBe('ALERTS');
+    expect(params.get('start')).toBe('1700000000.500');
+    expect(params.get('end')).toBe('1700000003.500');
+    expect(params.get('step')).toBe('1');
+  });
+
+  it('retries 5xx like instantQuery and gives up with PrometheusUnreachableError keeping the status', async () => {
+    const server = await scripted([{ status: 503 }]);
+    const client = new PrometheusClient({ url: server.url, attempts: 2, backoffMs: 10 });
+    const error = await client.rangeQuery('up', 0, 1_000, 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusUnreachableError);
+    expect((error as PrometheusUnreachableError).status).toBe(503);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('treats a result that is not a matrix as a query error', async () => {
+    const server = await scripted([vector('1')]);
+    const client = new PrometheusClient({ url: server.url });
+    const error = await client.rangeQuery('up', 0, 1_000, 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusQueryError);
+    expect((error as Error).message).toMatch(/returned a vector result; a range query must return a matrix/);
+  });
+
+  it('rejects at once with the abort reason when the signal aborts mid-request', async () => {
+    const server = await scripted([{ status: 200, hang: true }]);
+    const client = new PrometheusClient({ url: server.url, timeoutMs: 10_000 });
+    const controller = new AbortController();
+    const reason = new Error('interrupted by the test');
+    setTimeout(() => controller.abort(reason), 100);
+    const started = Date.now();
+    await expect(client.rangeQuery('up', 0, 1_000, 1_000, { signal: controller.signal })).rejects.toBe(reason);
+    expect(Date.now() - started).toBeLessThan(2_000);
+    expect(server.requests).toHaveLength(1);
+  });
+});
+
+describe('PrometheusClient.rangeQuery against a real Prometheus', () => {
+  let prometheus: RunningPrometheus | undefined;
+  let dir: string | undefined;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'prometheus-client-test-'));
+    prometheus = await startPrometheus({ dir, config: renderPrometheusConfig({ scrapeIntervalSeconds: 1, jobs: [], ruleFiles: [] }) });
+  }, 40_000);
+
+  afterAll(async () => {
+    await prometheus?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('returns one point per step, at the requested times, with the series labels', async () => {
+    const client = new PrometheusClient({ url: prometheus!.url });
+    const end = Math.floor(Date.now() / 1000) * 1000;
+    const start = end - 10_000;
+    const series = await client.rangeQuery('label_replace(vector(time()), "source", "clock", "", "")', start, end, 1_000);
+    expect(series).toHaveLength(1);
+    expect(series[0]?.labels).toEqual({ source: 'clock' });
+    const points = series[0]?.points ?? [];
+    expect(points).toHaveLength(11);
+    for (const [t, value] of points) expect(value * 1000, 'time() evaluates to each step time').toBe(t);
+    expect(points[0]?.[0]).toBe(start);
+    expect(points.at(-1)?.[0]).toBe(end);
+  });
+
+  it('leaves the steps where a series has no value out, rather than filling them', async () => {
+    const client = new PrometheusClient({ url: prometheus!.url });
+    const end = Math.floor(Date.now() / 10_000) * 10_000;
+    // Present only in the first half of every 10 s: over 20 steps, 10 have a value.
+    const series = await client.rangeQuery('vector(1) and on() (vector(time()) % 10 < 5)', end - 19_000, end, 1_000);
+    expect(series).toHaveLength(1);
+    expect(series[0]?.points.map(([t]) => (t / 1000) % 10)).toEqual([1, 2, 3, 4, 0, 1, 2, 3, 4, 0]);
+  });
+
+  it('rejects a query Prometheus cannot parse with its own message, without retrying', async () => {
+    const client = new PrometheusClient({ url: prometheus!.url });
+    const error = await client.rangeQuery('sum(up', Date.now() - 5_000, Date.now(), 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusQueryError);
+    expect((error as PrometheusQueryError).errorType).toBe('bad_data');
+  });
+
+  it('passes on Prometheus refusing more than 11,000 points per series as a query error', async () => {
+    const client = new PrometheusClient({ url: prometheus!.url });
+    const error = await client.rangeQuery('vector(1)', Date.now() - 20_000_000, Date.now(), 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusQueryError);
+    expect((error as Error).message).toMatch(/11,?000 points/);
+  });
+
+  it('reports a closed port as PrometheusUnreachableError within a bounded time', async () => {
+    const port = await freePort();
+    const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, attempts: 3, backoffMs: 20 });
+    const started = Date.now();
+    const error = await client.rangeQuery('up', Date.now() - 5_000, Date.now(), 1_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrometheusUnreachableError);
+    expect((error as PrometheusUnreachableError).status).toBeUndefined();
+    expect((error as Error).message).toMatch(/did not answer after 3 tries: .*ECONNREFUSED/);
+    expect(Date.now() - started).toBeLessThan(2_000);
   });
 });
 

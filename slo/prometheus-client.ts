@@ -2,13 +2,13 @@ import { fetch } from 'undici';
 import { sleep } from '../scripts/util/wait.ts';
 
 /**
- * The only way the harness reads metrics: instant queries against Prometheus's HTTP API.
+ * The only way the harness reads metrics: instant and range queries against Prometheus's HTTP API.
  *
  * Built on undici's fetch rather than the `prometheus-query` package, because that package
  * (a) parses sample values with `parseFloat`, which turns "+Inf" and "-Inf" into NaN — the
  * evaluator must tell them apart; (b) takes no AbortSignal, so a Ctrl-C could not cancel a query
  * in flight; (c) rejects with plain objects rather than Errors, and brings axios as a second HTTP
- * stack. The API used here is two fields of one endpoint; owning it is simpler than adapting it.
+ * stack. The API used here is a few fields of two endpoints; owning it is simpler than adapting it.
  */
 
 /** One element of an instant vector (or the scalar result, with no labels). */
@@ -16,6 +16,17 @@ export interface Sample {
   labels: Record<string, string>;
   /** As Prometheus returned it: NaN, +Inf and -Inf are kept; the caller decides what they mean. */
   value: number;
+}
+
+/** One series of a range query: its labels and its points, oldest first. */
+export interface RangeSeries {
+  labels: Record<string, string>;
+  /**
+   * `[time in epoch ms, value]` at the steps where the series had a value. Steps without one are
+   * absent (Prometheus omits them), so a gap in the data is a gap in `points`, never a zero.
+   * Values are kept as returned: NaN, +Inf and -Inf included.
+   */
+  points: [number, number][];
 }
 
 export interface PrometheusClientOptions {
@@ -99,6 +110,27 @@ export class PrometheusClient {
     return toSamples(data, query);
   }
 
+  /**
+   * Evaluates `query` at every step from `startMs` to `endMs` (inclusive, epoch milliseconds),
+   * `stepMs` apart, as Prometheus's `/api/v1/query_range` does. Same timeout, retries and errors as
+   * `instantQuery`: `PrometheusQueryError` for a rejected query (including Prometheus's own limits,
+   * e.g. more than 11,000 points per series, or an end before the start) or a result that is not a
+   * matrix; `PrometheusUnreachableError` after the last try; the abort reason when `signal` aborts.
+   *
+   * Resolves with one entry per series (empty when nothing matched at any step).
+   */
+  async rangeQuery(query: string, startMs: number, endMs: number, stepMs: number, options: { signal?: AbortSignal } = {}): Promise<RangeSeries[]> {
+    const body = new URLSearchParams({
+      query,
+      start: (startMs / 1000).toFixed(3),
+      end: (endMs / 1000).toFixed(3),
+      step: String(stepMs / 1000),
+      timeout: `${this.timeoutMs}ms`,
+    });
+    const data = await this.post('/api/v1/query_range', body, query, options.signal);
+    return toRangeSeries(data, query);
+  }
+
   private async post(path: string, body: URLSearchParams, query: string, signal: AbortSignal | undefined): Promise<NonNullable<ApiResponse['data']>> {
     let lastError: unknown;
     let lastStatus: number | undefined;
@@ -175,6 +207,18 @@ function toSamples(data: NonNullable<ApiResponse['data']>, query: string): Sampl
         'unexpected_result_type',
       );
   }
+}
+
+function toRangeSeries(data: NonNullable<ApiResponse['data']>, query: string): RangeSeries[] {
+  if (data.resultType !== 'matrix') {
+    throw new PrometheusQueryError(`the range query returned a ${data.resultType ?? 'missing'} result; a range query must return a matrix`, query, 200, 'unexpected_result_type');
+  }
+  const result = Array.isArray(data.result) ? (data.result as { metric?: Record<string, string>; values?: [number, string][] }[]) : [];
+  return result.map((item) => ({
+    labels: item.metric ?? {},
+    // Prometheus's timestamps are seconds with millisecond precision: round away float noise.
+    points: (item.values ?? []).map(([seconds, value]): [number, number] => [Math.round(seconds * 1000), parsePrometheusValue(value)]),
+  }));
 }
 
 /** Prometheus encodes sample values as strings, with "NaN", "+Inf" and "-Inf" for the specials. */
