@@ -1,5 +1,6 @@
 import { defineConfig } from './scripts/config/define.ts';
 import { apiSlos } from './slo/api.ts';
+import { apiAlertSlos } from './slo/api-alerts.ts';
 
 /**
  * hasteCRM's resilience suites. `npm run chaos:api` runs the `api` suite; `resilience plan <suite>`
@@ -39,7 +40,8 @@ export default defineConfig({
         { experiment: 'pod-delete', name: 'pod-delete-graceful', startAfter: '30s', env: { TOTAL_CHAOS_DURATION: '40', CHAOS_INTERVAL: '5' } },
         { experiment: 'pod-delete', name: 'pod-delete-forced', startAfter: '100s', env: { TOTAL_CHAOS_DURATION: '40', CHAOS_INTERVAL: '8', PODS_AFFECTED_PERC: '67', FORCE: 'true' } },
       ],
-      slos: apiSlos,
+      // Long enough for the seed's 30 s alert group to be evaluated: "no critical alert fired" is judged too.
+      slos: [...apiSlos, ...apiAlertSlos],
       canary: { flagger: 'cluster/manifests/base/hastecrm-api/canary.yaml' },
     },
   },

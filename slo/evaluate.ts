@@ -1,4 +1,4 @@
-import type { LatencySlo, Phase, Severity, SloDefinition, SloPhaseResult, Verdict } from './types.ts';
+import type { AlertSlo, LatencySlo, Phase, Severity, SloDefinition, SloPhaseResult, Verdict } from './types.ts';
 import { PrometheusClient, PrometheusQueryError, PrometheusUnreachableError, type Sample } from './prometheus-client.ts';
 import { OPERATOR_TEXT, formatPercent, renderSloQueries, thresholdText } from './promql.ts';
 import { sleep } from '../scripts/util/wait.ts';
@@ -134,10 +134,11 @@ async function evaluateOne(context: Context, slo: SloDefinition, phase: Phase): 
       const gap = await scrapeCoverageProblem(context, job, phase, windowSeconds);
       if (gap !== undefined) return inconclusive(gap);
     }
-    const [valueSamples, countSamples, bucketSamples] = await Promise.all([
+    const [valueSamples, countSamples, bucketSamples, firingSamples] = await Promise.all([
       query(context, queries.value, phase.end),
       query(context, queries.samples, phase.end),
       queries.buckets === undefined ? Promise.resolve(undefined) : query(context, queries.buckets, phase.end),
+      queries.firing === undefined ? Promise.resolve(undefined) : query(context, queries.firing, phase.end),
     ]);
     const count = countSamples[0]?.value;
     const samples = count !== undefined && Number.isFinite(count) ? Math.round(count) : 0;
@@ -149,12 +150,24 @@ async function evaluateOne(context: Context, slo: SloDefinition, phase: Phase): 
     }
     const value = valueSamples[0]?.value ?? NaN;
     if (Number.isNaN(value)) {
-      return inconclusive(`The value is NaN (0/0: no ${slo.kind === 'query' ? 'data' : 'requests'} counted in phase ${phase.name}).`, { samples });
+      return inconclusive(`The value is NaN (0/0: no ${slo.kind === 'ratio' || slo.kind === 'latency' ? 'requests' : 'data'} counted in phase ${phase.name}).`, { samples });
     }
     if (!Number.isFinite(value)) {
       return inconclusive(`The value is ${value > 0 ? '+Inf' : '-Inf'} (a division by zero or an empty histogram range), which cannot be judged.`, { samples });
     }
+    // An alert that fired is proof whatever the number of rule evaluations: the samples only give
+    // meaning to an empty result.
+    if (slo.kind === 'alert' && value > 0) {
+      const names = (firingSamples ?? []).map((sample) => sample.labels.alertname ?? '(unnamed)').sort();
+      return { ...judge(base, slo, value, samples), reason: `${alertCount(slo, value)} fired in phase ${phase.name}: ${names.join(', ')}.` };
+    }
     if (samples < slo.minSamples) {
+      if (slo.kind === 'alert') {
+        return inconclusive(
+          `Prometheus evaluated its rules only ${samples} times in phase ${phase.name} (least-evaluated rule group; ${slo.minSamples} needed), so no alert firing proves nothing.`,
+          { samples, value },
+        );
+      }
       return inconclusive(`Only ${samples} samples in phase ${phase.name}, fewer than the ${slo.minSamples} needed to judge.`, { samples, value });
     }
     if (slo.kind === 'latency' && bucketSamples !== undefined) {
@@ -185,7 +198,14 @@ function judge(base: SloPhaseResult, slo: SloDefinition, value: number, samples:
       const ok = compare(value, slo.op, slo.bound);
       return ok ? { ...result, verdict: 'pass' } : { ...result, verdict: 'fail', reason: `The value was ${value}, not ${OPERATOR_TEXT[slo.op]} ${slo.bound}.` };
     }
+    case 'alert':
+      return value === 0 ? { ...result, verdict: 'pass' } : { ...result, verdict: 'fail', reason: `${alertCount(slo, value)} fired.` };
   }
+}
+
+/** "1 alert of severity critical", "2 alerts of severity critical". */
+function alertCount(slo: AlertSlo, count: number): string {
+  return `${count} alert${count === 1 ? '' : 's'} of severity ${slo.alertSeverity}`;
 }
 
 function compare(value: number, op: '<' | '<=' | '>' | '>=', bound: number): boolean {

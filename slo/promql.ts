@@ -1,4 +1,4 @@
-import type { LatencySlo, SloDefinition } from './types.ts';
+import type { AlertSlo, LatencySlo, SloDefinition } from './types.ts';
 
 /**
  * The PromQL behind each SLO kind, in one place: the evaluator runs these, the offline check
@@ -15,7 +15,15 @@ export interface SloQueries {
   samples: string;
   /** Latency SLOs only: the histogram's buckets over the window, to check what the quantile can tell. */
   buckets?: string;
+  /** Alert SLOs only: one series per alert name that fired in the window, to name them in a failure. */
+  firing?: string;
 }
+
+/** The scrape job under which Prometheus scrapes its own metrics (the harness adds it). */
+export const PROMETHEUS_SELF_JOB = 'prometheus';
+
+/** Rule evaluations per rule group, counted by Prometheus itself and read from its self-scrape. */
+export const RULE_EVALUATIONS = `prometheus_rule_evaluations_total{job=${promqlString(PROMETHEUS_SELF_JOB)}}`;
 
 /** Replaces every `$window` with `<seconds>s`. */
 export function substituteWindow(expr: string, windowSeconds: number): string {
@@ -41,7 +49,52 @@ export function renderSloQueries(slo: SloDefinition, windowSeconds: number): Slo
     }
     case 'query':
       return { value: substituteWindow(slo.expr, windowSeconds), samples: substituteWindow(slo.samples, windowSeconds) };
+    case 'alert':
+      return renderAlertQueries(slo, w);
   }
+}
+
+/**
+ * An alert SLO's queries over the range `w` (a duration, or a template variable such as Flagger's
+ * `{{ interval }}`).
+ *
+ * - value: distinct alerts (label sets) of the severity that were firing at any rule evaluation in
+ *   the window. `or vector(0)`: no such series is the good case, 0 alerts, not "no data" — which
+ *   is why the samples must show that rules were evaluated at all.
+ * - samples: rule evaluations of the least-evaluated rule group in the window. An alert can only
+ *   fire when its group is evaluated, and the ALERTS series do not say which group an alert
+ *   belongs to, so every group must have been evaluated for "nothing fired" to mean anything.
+ *   With no rule group at all (no rules loaded, no self-scrape) the result is empty: 0 samples.
+ */
+export function renderAlertQueries(slo: AlertSlo, w: string): SloQueries & { firing: string } {
+  const firingInWindow = `max_over_time(${alertsSelector(slo)}[${w}])`;
+  return {
+    value: `count(${firingInWindow}) or vector(0)`,
+    samples: `min(${counterIncrease(RULE_EVALUATIONS, w, 'rule_group')})`,
+    firing: `max by (alertname) (${firingInWindow})`,
+  };
+}
+
+/** `ALERTS{alertstate="firing",severity="critical"[,alertname=~"A|B"]}` for the SLO's alerts. */
+export function alertsSelector(slo: Pick<AlertSlo, 'alertSeverity' | 'alertnames'>): string {
+  const matchers = ['alertstate="firing"', `severity=${promqlString(slo.alertSeverity)}`];
+  const names = slo.alertnames ?? [];
+  if (names.length === 1) matchers.push(`alertname=${promqlString(names[0] ?? '')}`);
+  else if (names.length > 1) matchers.push(`alertname=~${promqlString(names.map(escapeRegex).join('|'))}`);
+  return `ALERTS{${matchers.join(',')}}`;
+}
+
+/**
+ * A PromQL string literal. PromQL unquotes double-quoted strings as Go does, and every escape
+ * JSON.stringify writes (\", \\, \n, \uXXXX …) is also a Go escape.
+ */
+export function promqlString(text: string): string {
+  return JSON.stringify(text);
+}
+
+/** Escapes RE2 metacharacters, so an alert name matches only itself inside `=~"a|b"`. */
+function escapeRegex(text: string): string {
+  return text.replace(/[\\.+*?()|[\]{}^$]/g, '\\$&');
 }
 
 /**
@@ -80,6 +133,10 @@ export function thresholdText(slo: SloDefinition): string {
     case 'query': {
       const unit = slo.unit ? (slo.unit === '%' ? '%' : ` ${slo.unit}`) : '';
       return `${OPERATOR_TEXT[slo.op]} ${slo.bound}${unit}`;
+    }
+    case 'alert': {
+      const names = slo.alertnames !== undefined && slo.alertnames.length > 0 ? ` (${slo.alertnames.join(', ')})` : '';
+      return `no alert of severity ${slo.alertSeverity} firing${names}`;
     }
   }
 }

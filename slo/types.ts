@@ -25,7 +25,10 @@ interface SloBase {
   description: string;
   /** The kinds of phase this SLO is judged in. */
   phases: readonly PhaseKind[];
-  /** Below this many samples (requests, for ratio and latency SLOs) the verdict is `inconclusive`. */
+  /**
+   * Below this many samples the verdict is `inconclusive`: requests for ratio and latency SLOs,
+   * the `samples` query's value for query SLOs, rule evaluations for alert SLOs.
+   */
   minSamples: number;
   /** `error` fails the run; `warning` is reported only; `critical` fails it too. */
   severity: Severity;
@@ -64,7 +67,22 @@ export interface QuerySlo extends SloBase {
   unit?: string;
 }
 
-export type SloDefinition = RatioSlo | LatencySlo | QuerySlo;
+/**
+ * "No alert of severity `alertSeverity` fired in the phase", from the `ALERTS` series of the run's
+ * Prometheus. The value is the number of distinct alerts (label sets) firing at any rule
+ * evaluation in the window; it passes at 0. An empty `ALERTS` result is evidence only when rules
+ * were evaluated, so the samples are rule evaluations (of the least-evaluated rule group, from
+ * Prometheus's self-scrape, job `prometheus`): none in the window makes the phase `inconclusive`.
+ */
+export interface AlertSlo extends SloBase {
+  kind: 'alert';
+  /** The value of the alerts' `severity` label, e.g. "critical". */
+  alertSeverity: string;
+  /** Only these alert names count; all alerts of the severity when absent. */
+  alertnames?: readonly string[];
+}
+
+export type SloDefinition = RatioSlo | LatencySlo | QuerySlo | AlertSlo;
 
 /** One SLO judged in one phase, with the evidence behind the verdict. */
 export interface SloPhaseResult {

@@ -11,6 +11,7 @@ import { RunAbort } from '../pipeline/verdict.ts';
 import { parseDuration } from '../util/duration.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { formatValidateReport, validatePaths } from './validate.ts';
+import { EXPORT_FORMATS, exportSlos, type ExportFormat } from '../../slo/export.ts';
 import { formatPlan } from './plan-printer.ts';
 import { ConsoleProgress } from './progress.ts';
 
@@ -115,6 +116,22 @@ program
     for (const e of report.reverted) console.log(`✔ reverted ${e.description}`);
     for (const f of report.failed) console.log(`✖ ${f.entry.description}: ${f.error}`);
     process.exitCode = report.failed.length > 0 ? ExitCode.CleanupFailed : ExitCode.Pass;
+  });
+
+program
+  .command('export')
+  .description("write a suite's SLOs in another tool's format, so the harness, the canary and production alerting judge by the same numbers")
+  .argument('<what>', 'what to export: slo')
+  .addOption(new Option('--format <format>', 'target format').choices([...EXPORT_FORMATS]).makeOptionMandatory())
+  .option('--suite <suite>', 'suite whose SLOs to export', 'api')
+  .option('--prometheus-url <url>', "Prometheus as Flagger or Litmus reach it (default http://prometheus.monitoring:9090)")
+  .addOption(configOption)
+  .action(async (what: string, flags: { format: ExportFormat; suite: string; prometheusUrl?: string; config: string }) => {
+    if (what !== 'slo') throw new ConfigError('export', [{ path: 'export <what>', given: JSON.stringify(what), expected: 'only "slo" can be exported' }]);
+    const config = await loadConfig(flags.config);
+    const suite = config.suites[flags.suite];
+    if (!suite) throw new ConfigError(config.configFile, [{ path: `suites.${flags.suite}`, given: 'missing', expected: `a suite defined in the config; defined: ${Object.keys(config.suites).join(', ')}` }]);
+    process.stdout.write(exportSlos(suite.slos, flags.format, flags.prometheusUrl ? { prometheusUrl: flags.prometheusUrl } : {}));
   });
 
 program

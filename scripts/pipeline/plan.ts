@@ -59,7 +59,9 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string): Prom
   }
   for (const problem of checkSloQueries(suite.slos)) {
     const index = suite.slos.findIndex((s) => s.name === problem.slo);
-    issues.push({ path: `suites.${suite.name}.slos.${index}.${problem.field}`, given: `SLO "${problem.slo}"`, expected: problem.message });
+    const slo = suite.slos[index] as unknown as Record<string, unknown> | undefined;
+    const text = slo?.[problem.field];
+    issues.push({ path: `suites.${suite.name}.slos.${index}.${problem.field}`, given: typeof text === 'string' ? JSON.stringify(text) : 'the query', expected: problem.message });
   }
   const canary = loadCanary(config, suite, issues);
   if (issues.length > 0) throw new ConfigError(config.configFile, issues);

@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,8 +241,24 @@ describe('resilience config, plan and doctor', () => {
     expect(seed.output).toContain('only the left side has datid, datname');
   });
 
+  it('exports the api SLOs to k6 thresholds and to Prometheus rules that promtool accepts', async () => {
+    const k6 = await runCli(['export', 'slo', '--format', 'k6-thresholds']);
+    expect(k6.code, k6.output).toBe(0);
+    expect(JSON.parse(k6.output)).toMatchObject({ thresholds: { http_req_failed: ['rate<=0.01'], http_req_duration: ['p(95)<500'] } });
+    const rules = await runCli(['export', 'slo', '--format', 'prometheus-rules']);
+    expect(rules.code, rules.output).toBe(0);
+    const dir = tempDirs().reports;
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'rules.yaml'), rules.output);
+    const check = spawnSync('promtool', ['check', 'rules', path.join(dir, 'rules.yaml')], { encoding: 'utf8' });
+    expect(check.status, check.stdout + check.stderr).toBe(0);
+    const bad = await runCli(['export', 'slo', '--format', 'nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.output).toContain('Allowed choices are k6-thresholds, prometheus-rules, flagger-metric-template, litmus-promprobe');
+  });
+
   it('prints help for every command', async () => {
-    for (const command of ['run', 'plan', 'doctor', 'cleanup', 'validate']) {
+    for (const command of ['run', 'plan', 'doctor', 'cleanup', 'validate', 'export']) {
       const { code, output } = await runCli([command, '--help']);
       expect(code, output).toBe(0);
       expect(output).toContain(`Usage: resilience ${command}`);
