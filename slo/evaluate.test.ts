@@ -40,6 +40,8 @@ const beyondBuckets = new TestHistogram('fixture_beyond_buckets_seconds', BUCKET
 // The error series is deliberately not created up front: it is born mid-experiment with a burst.
 const bornLate = new TestCounter('fixture_born_late_total').init({ outcome: 'ok' });
 let bornLateBurst = false;
+// Fractional increments give an exact error rate at every scrape: 0.5 % in the baseline, 3 % in the experiment.
+const precise = new TestCounter('fixture_precise_total').init({ outcome: 'ok' }).init({ outcome: 'error' });
 
 const tempDirs: string[] = [];
 let target: MetricsTarget | undefined;
@@ -80,6 +82,7 @@ const noTraffic: RatioSlo = { ...fixtureSlo, name: 'no-traffic', kind: 'ratio', 
 const fewSamples: RatioSlo = { ...fixtureSlo, name: 'few-samples', kind: 'ratio', good: 'fixture_trickle_total{outcome="ok"}', total: 'fixture_trickle_total', objective: 0.99 };
 const missingSeries: RatioSlo = { ...fixtureSlo, name: 'missing-series', kind: 'ratio', good: 'fixture_missing_total{outcome="ok"}', total: 'fixture_missing_total', objective: 0.99 };
 const bornLateErrors: RatioSlo = { ...fixtureSlo, phases: ['experiment'], name: 'born-late-errors', kind: 'ratio', good: 'fixture_born_late_total{outcome="ok"}', total: 'fixture_born_late_total', objective: 0.99 };
+const preciseRatio: RatioSlo = { ...fixtureSlo, phases: ['baseline', 'experiment'], name: 'precise-ratio', kind: 'ratio', good: 'fixture_precise_total{outcome="ok"}', total: 'fixture_precise_total', objective: 0.99 };
 const aboveBuckets: LatencySlo = { ...fixtureSlo, name: 'above-buckets', kind: 'latency', histogram: 'fixture_beyond_buckets_seconds', quantile: 0.95, thresholdMs: 3_000 };
 
 function tick(now: number): void {
@@ -96,6 +99,9 @@ function tick(now: number): void {
   if (Math.floor(now / 1000) !== Math.floor((now - TICK_MS) / 1000)) trickle.inc({ outcome: 'ok' });
   beyondBuckets.observe({}, 4, 1);
   bornLate.inc({ outcome: 'ok' }, REQUESTS_PER_TICK);
+  const errorShare = inExperiment ? 0.03 : 0.005;
+  precise.inc({ outcome: 'ok' }, REQUESTS_PER_TICK * (1 - errorShare));
+  precise.inc({ outcome: 'error' }, REQUESTS_PER_TICK * errorShare);
   if (inExperiment && !bornLateBurst && now >= experiment.start + 1_500) {
     bornLateBurst = true;
     bornLate.inc({ outcome: 'error' }, 30);
@@ -106,7 +112,7 @@ beforeAll(async () => {
   target = await startMetricsTarget({
     '/k6': [k6Requests, k6Duration],
     '/api': [serverRequests, serverDuration],
-    '/fixtures': [idle, trickle, beyondBuckets, bornLate],
+    '/fixtures': [idle, trickle, beyondBuckets, bornLate, precise],
   });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'slo-evaluate-test-'));
   tempDirs.push(dir);
@@ -151,7 +157,7 @@ beforeAll(async () => {
   results = await evaluateSlos({ client, slos: [...apiSlos, throughput, rejectedQuery, straddling], phases: allPhases, scrapeIntervalSeconds: 1 });
   fixtureResults = await evaluateSlos({
     client,
-    slos: [noTraffic, fewSamples, missingSeries, aboveBuckets, bornLateErrors],
+    slos: [noTraffic, fewSamples, missingSeries, aboveBuckets, bornLateErrors, preciseRatio],
     phases: [phases.baseline, phases.experiment],
     scrapeIntervalSeconds: 1,
     jobs: { client: 'fixtures', server: 'fixtures' },
@@ -273,6 +279,13 @@ describe('evaluateSlos against a real Prometheus', () => {
 
   it('is inconclusive for a series that does not exist', () => {
     expectVerdict(fixtureResults, 'missing-series', 'baseline', 'inconclusive', /^No data: the value query returned no series/);
+  });
+
+  it('gives the value per phase to three decimals: 0.5 % errors pass, 3 % errors fail', () => {
+    const baseline = expectVerdict(fixtureResults, 'precise-ratio', 'baseline', 'pass');
+    expect(baseline.value).toBeCloseTo(0.995, 3);
+    const experiment = expectVerdict(fixtureResults, 'precise-ratio', 'pod-delete#1', 'fail');
+    expect(experiment.value).toBeCloseTo(0.97, 3);
   });
 
   it('counts the errors of a series born mid-phase, which increase() alone would miss', () => {
