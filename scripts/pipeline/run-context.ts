@@ -44,3 +44,9 @@ export interface RunContext {
   /** Problems worth reporting that did not stop the run. */
   notes: string[];
 }
+
+/** A value an earlier stage sets; its absence is a bug in the stage order, not a user error. */
+export function requireValue<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new Error(`internal: ${what} is not set; an earlier stage did not run`);
+  return value;
+}

@@ -2,29 +2,19 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { runPodDelete } from '../../chaos/local/pod-delete.ts';
-import type { ExperimentRecord } from '../../chaos/types.ts';
-import { API_SCRAPE_JOB, LocalTarget } from '../../cluster/targets/local/local-target.ts';
-import { renderPrometheusConfig, startPrometheus, waitForTargetsUp, type RunningPrometheus, type ScrapeJob } from '../../cluster/targets/local/prometheus.ts';
 import { ServiceStartError } from '../../cluster/targets/local/binaries.ts';
+import { API_SCRAPE_JOB, LocalTarget } from '../../cluster/targets/local/local-target.ts';
 import { freePort } from '../../cluster/targets/local/ports.ts';
+import { renderPrometheusConfig, startPrometheus, waitForTargetsUp, type RunningPrometheus, type ScrapeJob } from '../../cluster/targets/local/prometheus.ts';
 import { createEmbeddedEngine } from '../../scenarios/engine/engine.ts';
-import { alertTimeline } from '../../slo/alerts.ts';
-import { compareClientServer } from '../../slo/divergence.ts';
 import { evaluateSlos } from '../../slo/evaluate.ts';
-import { PrometheusClient } from '../../slo/prometheus-client.ts';
-import { measureTimeToRecover } from '../../slo/recovery.ts';
-import { startWatchdog } from '../../slo/watchdog.ts';
-import { replayFlaggerCanary } from '../../slo/canary/flagger.ts';
-import { replayArgoAnalysis } from '../../slo/canary/argo.ts';
 import { waitForScrapesAfter } from '../../slo/settle.ts';
-import type { Phase } from '../../slo/types.ts';
-import { sleep } from '../util/wait.ts';
+import { analyse } from './analyse.ts';
+import { actualPhases, LOAD_SCRAPE_JOB, runLoadAndChaos } from './load-and-chaos.ts';
 import { acquireRunLock } from './run-lock.ts';
-import type { RunContext } from './run-context.ts';
+import { requireValue, type RunContext } from './run-context.ts';
 import type { Task } from './task-runner.ts';
 
-export const LOAD_SCRAPE_JOB = 'k6';
 export const PROMETHEUS_SCRAPE_JOB = 'prometheus';
 const ALERT_RULES = fileURLToPath(new URL('../../cluster/addons/prometheus/hastecrm-alerts.yaml', import.meta.url));
 
@@ -171,131 +161,4 @@ export function localRunTasks(): Task<RunContext>[] {
   ];
 }
 
-/**
- * What the verdict alone does not say. Each analysis is independent: one that fails is noted in
- * the report and the others still run; none of them can turn a verdict into a pass.
- */
-async function analyse(ctx: RunContext, signal: AbortSignal): Promise<void> {
-  const prometheus = requireValue(ctx.prometheus, 'prometheus');
-  const client = new PrometheusClient({ url: prometheus.url });
-  const loadStart = requireValue(ctx.loadStart, 'loadStart');
-  const loadEnd = requireValue(ctx.loadEnd, 'loadEnd');
-  const scrapeIntervalSeconds = ctx.plan.suite.target.prometheus.scrapeIntervalMs / 1_000;
-  ctx.divergence = compareClientServer(ctx.slos);
-  for (const d of ctx.divergence.filter((x) => x.diverged)) ctx.progress.info(`divergence in ${d.phase}: ${d.note}`);
-  try {
-    ctx.recovery = await measureTimeToRecover({ client, slos: ctx.plan.suite.slos, phases: ctx.phases, loadEnd, scrapeIntervalSeconds, signal });
-    for (const r of ctx.recovery) ctx.progress.info(`time to recover: ${r.slo} after ${r.experiment}: ${r.reason}`);
-  } catch (error) {
-    ctx.notes.push(`time to recover could not be measured: ${(error as Error).message}`);
-  }
-  try {
-    ctx.alerts = await alertTimeline({ client, start: loadStart, end: loadEnd, signal });
-  } catch (error) {
-    ctx.notes.push(`alerts unknown: ${(error as Error).message}`);
-  }
-  const canary = ctx.plan.canary;
-  if (canary?.flagger) {
-    try {
-      const replay = await replayFlaggerCanary({ client, canary: canary.flagger, start: loadStart, end: loadEnd, scrapeIntervalSeconds, signal });
-      ctx.canary.push(replay);
-      ctx.progress.info(`Flagger canary ${replay.name}: would ${replay.verdict}: ${replay.reason}`);
-    } catch (error) {
-      ctx.notes.push(`the Flagger canary replay failed: ${(error as Error).message}`);
-    }
-  }
-  if (canary?.argo) {
-    try {
-      const replay = await replayArgoAnalysis({ client, template: canary.argo.template, args: canary.argo.args, start: loadStart, end: loadEnd, scrapeIntervalSeconds, signal });
-      ctx.canary.push(replay);
-      ctx.progress.info(`Argo Rollouts analysis ${replay.name}: ${replay.verdict}: ${replay.reason}`);
-    } catch (error) {
-      ctx.notes.push(`the Argo Rollouts analysis replay failed: ${(error as Error).message}`);
-    }
-  }
-}
 
-async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Promise<void> {
-  const engine = requireValue(ctx.engine, 'engine');
-  const target = requireValue(ctx.target, 'target');
-  const prometheus = requireValue(ctx.prometheus, 'prometheus');
-  const chaosAbort = new AbortController();
-  ctx.chaosAbort = chaosAbort;
-  // The load stops on the run's abort, or early when a critical SLO breaks (k6's abortOnFail).
-  const loadAbort = new AbortController();
-  const onRunAbort = (): void => {
-    chaosAbort.abort(signal.reason);
-    loadAbort.abort(signal.reason);
-  };
-  signal.addEventListener('abort', onRunAbort, { once: true });
-  const liveTimer = setInterval(() => ctx.progress.live(engine.live()), 500);
-  ctx.loadStart = Date.now();
-  const watchdog = ctx.plan.suite.slos.some((slo) => slo.severity === 'critical')
-    ? startWatchdog({
-        client: new PrometheusClient({ url: prometheus.url }),
-        slos: ctx.plan.suite.slos,
-        since: ctx.loadStart,
-        scrapeIntervalSeconds: ctx.plan.suite.target.prometheus.scrapeIntervalMs / 1_000,
-        jobs: { client: LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB },
-        onBreach: (result) => {
-          ctx.breach = result;
-          ctx.progress.warn(`critical SLO ${result.slo} failed while running (${result.reason ?? result.threshold}): stopping the load early`);
-          loadAbort.abort(new Error(`critical SLO ${result.slo} breached`));
-          chaosAbort.abort(new Error(`critical SLO ${result.slo} breached`));
-        },
-      })
-    : undefined;
-  try {
-    const replicaSet = target.replicaSet();
-    ctx.chaosRuns = ctx.plan.schedule.map(async (experiment): Promise<ExperimentRecord> => {
-      await sleep(experiment.startAfterMs, chaosAbort.signal).catch(() => undefined);
-      if (chaosAbort.signal.aborted) return { name: experiment.name, experiment: experiment.experiment, start: Date.now(), end: Date.now(), actions: [], tookEffect: false, reason: 'the run stopped before the experiment started' };
-      ctx.progress.info(`chaos: ${experiment.name} starts (${experiment.durationMs / 1000}s, every ${experiment.intervalMs / 1000}s)`);
-      const record = await runPodDelete(experiment, replicaSet, {
-        runId: ctx.runId,
-        ledger: ctx.ledger,
-        log: (m) => ctx.progress.info(`chaos: ${m}`),
-        signal: chaosAbort.signal,
-      });
-      ctx.progress.info(`chaos: ${experiment.name} ended: ${record.tookEffect ? 'took effect' : `not proven (${record.reason ?? ''})`}`);
-      return record;
-    });
-    ctx.load = await engine.run(loadAbort.signal);
-    ctx.loadEnd = Date.now();
-    // A breach stopped the load early: the faults stop too, and the phases end where the load did.
-    if (ctx.breach) chaosAbort.abort(new Error('the load was stopped'));
-    ctx.experiments = await Promise.all(ctx.chaosRuns);
-  } finally {
-    await watchdog?.stop();
-    clearInterval(liveTimer);
-    ctx.progress.endLive();
-    signal.removeEventListener('abort', onRunAbort);
-  }
-}
-
-/**
- * The phases as they happened: planned offsets moved to the real start and end of each experiment,
- * clipped to the load (which a critical breach may have ended early). A phase that did not get at
- * least one second of load is left out rather than judged on nothing.
- */
-function actualPhases(ctx: RunContext): Phase[] {
-  const loadStart = requireValue(ctx.loadStart, 'loadStart');
-  const loadEnd = requireValue(ctx.loadEnd, 'loadEnd');
-  const started = ctx.experiments.filter((x) => x.actions.length > 0 || x.end > x.start);
-  const byName = new Map(started.map((x) => [x.name, x]));
-  const phases = ctx.plan.phases.map((p): Phase => {
-    if (p.kind === 'overall') return { name: p.name, kind: p.kind, start: loadStart, end: loadEnd };
-    if (p.kind === 'experiment') {
-      const x = byName.get(p.name);
-      return { name: p.name, kind: p.kind, start: x?.start ?? loadStart + p.startMs, end: x?.end ?? loadStart + p.endMs };
-    }
-    if (p.kind === 'baseline') return { name: p.name, kind: p.kind, start: loadStart, end: Math.min(loadEnd, ...started.map((x) => x.start)) };
-    return { name: p.name, kind: p.kind, start: Math.max(loadStart, ...started.map((x) => x.end)), end: loadEnd };
-  });
-  return phases.map((p) => ({ ...p, start: Math.max(p.start, loadStart), end: Math.min(p.end, loadEnd) })).filter((p) => p.end - p.start >= 1_000);
-}
-
-function requireValue<T>(value: T | undefined, what: string): T {
-  if (value === undefined) throw new Error(`internal: ${what} is not set; an earlier stage did not run`);
-  return value;
-}
