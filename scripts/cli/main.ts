@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors.ts';
 import { DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { ExitCode } from '../exit-codes.ts';
+import { redactText } from '../../reports/redact.ts';
 import { buildPlan } from '../pipeline/plan.ts';
 import { executeRun } from '../pipeline/run.ts';
 import { RunAbort } from '../pipeline/verdict.ts';
@@ -84,8 +85,8 @@ program
     const plan = await buildPlan(config, suite);
     if (flags.json) {
       const { config: _config, scenario, ...rest } = plan;
-      console.log(JSON.stringify({ ...rest, scenario: { ...scenario, cumulativeWeights: undefined, requests: scenario.requests.map((r) => ({ name: r.name, method: r.method, weight: r.weight })) } }, null, 2));
-    } else console.log(formatPlan(plan));
+      console.log(redactText(JSON.stringify({ ...rest, scenario: { ...scenario, cumulativeWeights: undefined, requests: scenario.requests.map((r) => ({ name: r.name, method: r.method, weight: r.weight })) } }, null, 2)));
+    } else console.log(redactText(formatPlan(plan)));
   });
 
 program
@@ -185,9 +186,9 @@ try {
     process.exit(error.exitCode === 0 ? 0 : ExitCode.InvalidConfig);
   }
   if (error instanceof ConfigError) {
-    console.error(error.message);
+    console.error(redactText(error.message));
     process.exit(ExitCode.InvalidConfig);
   }
-  console.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  console.error(redactText(error instanceof Error ? (error.stack ?? error.message) : String(error)));
   process.exit(ExitCode.Environment);
 }

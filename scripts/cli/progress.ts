@@ -1,3 +1,4 @@
+import { createRedactor } from '../../reports/redact.ts';
 import { formatDuration } from '../util/duration.ts';
 
 /** The numbers on the live line during load. */
@@ -27,6 +28,8 @@ const NON_TTY_LIVE_EVERY_MS = 5_000;
 
 /** Progress on a stream: one line per stage, a live line during load. */
 export class ConsoleProgress implements Progress {
+  /** Every line goes through it: stage errors and service logs may quote URLs with passwords. */
+  private readonly redact = createRedactor();
   private liveShown = false;
   private lastLivePrint = 0;
 
@@ -75,7 +78,7 @@ export class ConsoleProgress implements Progress {
       this.out.write('\r\x1b[2K');
       this.liveShown = false;
     }
-    this.out.write(`${text}\n`);
+    this.out.write(`${this.redact(text)}\n`);
   }
 }
 

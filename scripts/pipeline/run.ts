@@ -8,6 +8,7 @@ import { MissingBinaryError, ServiceStartError } from '../../cluster/targets/loc
 import { htmlReporter } from '../../reports/html-reporter.ts';
 import { jsonReporter } from '../../reports/json-reporter.ts';
 import { writeReports } from '../../reports/reporter.ts';
+import { redactSecrets } from '../../reports/redact.ts';
 import { RESULT_SCHEMA_VERSION, type RunResult } from '../../reports/result.ts';
 import type { Progress } from '../cli/progress.ts';
 import { ConfigError } from '../config/errors.ts';
@@ -67,7 +68,8 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
   const errors = [...ctx.notes];
   if (outcome.status === 'failed') errors.push(outcome.error instanceof Error ? outcome.error.message : String(outcome.error));
   errors.push(...cleanupProblems);
-  const result: RunResult = {
+  // Reports never hold secrets: header values, URL passwords, secret env values, kubeconfig keys.
+  const result: RunResult = redactSecrets({
     schemaVersion: RESULT_SCHEMA_VERSION,
     runId,
     suite: plan.suite.name,
@@ -93,7 +95,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),
     environment: environment(),
     errors,
-  };
+  } satisfies RunResult);
   mkdirSync(runDir, { recursive: true });
   const written = await writeReports([jsonReporter, htmlReporter], result, runDir);
   for (const failure of written.failed) options.progress.warn(`the ${failure.reporter} report could not be written: ${failure.error}`);
