@@ -3,8 +3,10 @@ import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
 import type { RecoveryResult } from '../slo/recovery.ts';
 import type { Divergence } from '../slo/divergence.ts';
 import type { AlertInterval } from '../slo/alerts.ts';
+import type { GateResult } from './gate.ts';
 import type { CanaryReplay } from '../slo/canary/flagger.ts';
 import type { AnalysisReplay } from '../slo/canary/argo.ts';
+import type { RunTimeSeries } from '../slo/timeseries.ts';
 
 /**
  * `result.json`: the source of every report view. Bump RESULT_SCHEMA_VERSION on any change that
@@ -59,6 +61,10 @@ export interface RunResult {
   alerts?: AlertInterval[];
   /** Flagger canary and Argo Rollouts analysis replayed over the run. */
   canary: (CanaryReplay | AnalysisReplay)[];
+  /** Request rate, error ratio, latency and replicas over the load, for the charts; absent when they were not collected (not "no data"). */
+  timeseries?: RunTimeSeries;
+  /** This run against the last passing runs of the same suite (the history), when there is one. */
+  comparison?: GateResult;
   /** Replicas restarted during the run (chaos deletions and crashes). */
   restarts: number;
   prometheus?: { url: string; scrapeIntervalMs: number };

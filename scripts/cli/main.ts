@@ -6,6 +6,7 @@ import { DEFAULT_CONFIG_FILE, loadConfig } from '../config/load.ts';
 import type { ResolvedConfig } from '../config/resolve.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { redactText } from '../../reports/redact.ts';
+import { runGateCommand } from '../../reports/gate.ts';
 import { buildPlan } from '../pipeline/plan.ts';
 import { executeRun } from '../pipeline/run.ts';
 import { RunAbort } from '../pipeline/verdict.ts';
@@ -133,6 +134,29 @@ program
     const suite = config.suites[flags.suite];
     if (!suite) throw new ConfigError(config.configFile, [{ path: `suites.${flags.suite}`, given: 'missing', expected: `a suite defined in the config; defined: ${Object.keys(config.suites).join(', ')}` }]);
     process.stdout.write(exportSlos(suite.slos, flags.format, flags.prometheusUrl ? { prometheusUrl: flags.prometheusUrl } : {}));
+  });
+
+program
+  .command('gate')
+  .description('compare a run with the last passing runs of its suite and fail on a regression larger than their spread')
+  .requiredOption('--baseline <dir>', 'history folder (historyDir), or a reports folder of run folders')
+  .option('--last <n>', 'passing runs to compare with', '5')
+  .option('--run <run-dir>', 'run folder or its result.json (default: the newest in reportsDir)')
+  .option('--record', 'also record the run and the gate outcome in the history')
+  .addOption(configOption)
+  .addOption(reportsOption)
+  .addHelpText('after', '\nExit codes: 0 no regression · 1 regression or SLO failure · 2 bad arguments · 3 inconclusive')
+  .action(async (flags: { baseline: string; last: string; run?: string; record?: boolean; config: string; reportsDir?: string }) => {
+    const reportsDir = flags.run ? undefined : (flags.reportsDir ?? (await loadConfig(flags.config)).reportsDir);
+    const { exitCode, output } = await runGateCommand({
+      baselineDir: flags.baseline,
+      last: flags.last,
+      ...(flags.run ? { runDir: flags.run } : {}),
+      ...(reportsDir ? { reportsDir } : {}),
+      ...(flags.record ? { record: true } : {}),
+    });
+    process.stdout.write(redactText(output));
+    process.exitCode = exitCode;
   });
 
 program

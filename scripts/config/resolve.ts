@@ -48,6 +48,7 @@ export interface ResolvedConfig {
   configFile: string;
   rootDir: string;
   reportsDir: string;
+  historyDir: string;
   stateDir: string;
   suites: Record<string, ResolvedSuite>;
 }
@@ -72,6 +73,7 @@ export function resolveConfig(raw: unknown, configFile: string): ResolvedConfig 
     configFile: path.resolve(configFile),
     rootDir,
     reportsDir: path.resolve(rootDir, config.reportsDir),
+    historyDir: path.resolve(rootDir, config.historyDir),
     stateDir: path.resolve(rootDir, config.stateDir),
     suites,
   };

@@ -161,6 +161,8 @@ export const userConfigSchema = z
   .object({
     /** Where run folders are written (`<reportsDir>/<run-id>/`). */
     reportsDir: z.string().default('reports/runs'),
+    /** Every run is indexed here for `resilience gate` (CI keeps it as an artifact or in a branch). */
+    historyDir: z.string().default('reports/history'),
     /** Where the ledger and other state live; leftovers recorded here are reverted at the next run. */
     stateDir: z.string().default('.resilience'),
     suites: z.record(z.string().regex(/^[a-z0-9][a-z0-9-]*$/, { message: 'suite names are kebab-case' }), suiteSchema).refine((s) => Object.keys(s).length > 0, {

@@ -9,6 +9,8 @@ import { htmlReporter } from '../../reports/html-reporter.ts';
 import { jsonReporter } from '../../reports/json-reporter.ts';
 import { writeReports } from '../../reports/reporter.ts';
 import { redactSecrets } from '../../reports/redact.ts';
+import { gateRun } from '../../reports/gate.ts';
+import { readHistory, recordRun } from '../../reports/history.ts';
 import { RESULT_SCHEMA_VERSION, type RunResult } from '../../reports/result.ts';
 import type { Progress } from '../cli/progress.ts';
 import { ConfigError } from '../config/errors.ts';
@@ -96,9 +98,22 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     environment: environment(),
     errors,
   } satisfies RunResult);
+  // The comparison with earlier passing runs is part of the report; recording the run is not
+  // part of the verdict: a history problem is a warning, never a different exit code.
+  try {
+    const history = await readHistory(plan.config.historyDir);
+    result.comparison = gateRun({ run: result, history: history.entries });
+  } catch (error) {
+    options.progress.warn(`no comparison with earlier runs: ${(error as Error).message}`);
+  }
   mkdirSync(runDir, { recursive: true });
   const written = await writeReports([jsonReporter, htmlReporter], result, runDir);
   for (const failure of written.failed) options.progress.warn(`the ${failure.reporter} report could not be written: ${failure.error}`);
+  try {
+    await recordRun(plan.config.historyDir, result);
+  } catch (error) {
+    options.progress.warn(`the run was not recorded in the history ${plan.config.historyDir}: ${(error as Error).message}`);
+  }
   return { result, runDir, exitCode: decision.exitCode };
 }
 

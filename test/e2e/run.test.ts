@@ -257,8 +257,19 @@ describe('resilience config, plan and doctor', () => {
     expect(bad.output).toContain('Allowed choices are k6-thresholds, prometheus-rules, flagger-metric-template, litmus-promprobe');
   });
 
+  it('gate falls back to the run\'s own verdict without baselines, and needs --baseline', async () => {
+    const history = tempDirs().reports;
+    fs.mkdirSync(history, { recursive: true });
+    const gate = await runCli(['gate', '--baseline', history, '--run', 'reports/testdata/history/base-result.json']);
+    expect(gate.code, gate.output).toBe(0);
+    expect(gate.output).toMatch(/baseline/i);
+    const missing = await runCli(['gate']);
+    expect(missing.code).toBe(2);
+    expect(missing.output).toContain("required option '--baseline <dir>' not specified");
+  });
+
   it('prints help for every command', async () => {
-    for (const command of ['run', 'plan', 'doctor', 'cleanup', 'validate', 'export']) {
+    for (const command of ['run', 'plan', 'doctor', 'cleanup', 'validate', 'export', 'gate']) {
       const { code, output } = await runCli([command, '--help']);
       expect(code, output).toBe(0);
       expect(output).toContain(`Usage: resilience ${command}`);
