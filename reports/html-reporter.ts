@@ -4,10 +4,13 @@ import { escapeHtml as e } from './escape.ts';
 import type { Reporter } from './reporter.ts';
 import type { RunResult } from './result.ts';
 import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
+import { isLoaded, type RunTimeSeries, type TimeSeries } from '../slo/timeseries.ts';
+import { renderLineChart, type ChartSeries, type ChartWindow, type SeriesStyle } from './charts.ts';
 
 /**
  * `index.html`: one self-contained file (inline CSS, no script, no network) that opens offline.
- * Verdict first, then the per-phase SLO table with the PromQL behind each figure.
+ * Verdict first, then charts over time with the fault windows shaded, then the per-phase SLO table
+ * with the PromQL behind each figure.
  */
 export const htmlReporter: Reporter = {
   name: 'html',
@@ -38,6 +41,7 @@ export function renderHtml(r: RunResult): string {
 ${metadata(r)}
 ${timeline(r)}
 ${breach(r)}
+${charts(r)}
 ${sloTable(r)}
 ${experiments(r)}
 ${recovery(r)}
@@ -85,6 +89,122 @@ function timeline(r: RunResult): string {
 
 function phaseTitle(p: Phase, origin: number): string {
   return `${p.name}: ${((p.start - origin) / 1000).toFixed(1)} s → ${((p.end - origin) / 1000).toFixed(1)} s`;
+}
+
+interface ChartSpec {
+  id: string;
+  title: string;
+  unit: string;
+  /** Multiplies every value (ratios are shown as percentages). */
+  scale?: number;
+  integerTicks?: boolean;
+  series: { name: string; label: string; style: SeriesStyle }[];
+}
+
+const CLIENT: SeriesStyle = { color: '#0969da' };
+const SERVER: SeriesStyle = { color: '#bc4c00', dash: 'dashed' };
+const QUANTILES = (side: 'client' | 'server'): ChartSpec['series'] => [
+  { name: `${side}-latency-p50`, label: 'p50', style: { color: '#1a7f37', dash: 'dotted', width: 2 } },
+  { name: `${side}-latency-p95`, label: 'p95', style: { color: '#0969da' } },
+  { name: `${side}-latency-p99`, label: 'p99', style: { color: '#8250df', dash: 'dashed' } },
+];
+
+/** The report's charts: which series of `RunResult.timeseries` each one draws, and how. */
+const CHARTS: readonly ChartSpec[] = [
+  {
+    id: 'request-rate',
+    title: 'Request rate',
+    unit: 'req/s',
+    series: [
+      { name: 'client-request-rate', label: 'client (load driver)', style: CLIENT },
+      { name: 'server-request-rate', label: 'server (API replicas)', style: SERVER },
+    ],
+  },
+  {
+    id: 'error-ratio',
+    title: 'Error ratio',
+    unit: '%',
+    scale: 100,
+    series: [
+      { name: 'client-error-ratio', label: 'client: not the expected response', style: CLIENT },
+      { name: 'server-error-ratio', label: 'server: 5xx', style: SERVER },
+    ],
+  },
+  { id: 'latency-client', title: 'Latency, client side (from the scheduled start)', unit: 'ms', series: QUANTILES('client') },
+  { id: 'latency-server', title: 'Latency, server side (/api routes)', unit: 'ms', series: QUANTILES('server') },
+  {
+    id: 'replicas',
+    title: 'API replicas up',
+    unit: 'replicas',
+    integerTicks: true,
+    series: [
+      { name: 'server-replicas-up', label: 'up', style: { color: '#1a7f37', width: 2.25 } },
+      { name: 'server-replicas-scraped', label: 'scraped targets', style: { color: '#6e7781', dash: 'dotted' } },
+    ],
+  },
+];
+
+function charts(r: RunResult): string {
+  const head = '<section data-testid="charts"><h2>Charts over time</h2>';
+  const ts = r.timeseries;
+  if (!ts) {
+    return `${head}<p class="chart-missing" data-testid="charts-missing">No charts: this result holds no time series. They are collected from Prometheus after the load; a run that stopped before that, or a collection that failed, has none (see Errors).</p></section>`;
+  }
+  const overall = r.phases.find((p) => p.kind === 'overall');
+  const origin = overall?.start ?? ts.start;
+  const windows: ChartWindow[] = r.phases
+    .filter((p) => p.kind !== 'overall')
+    .map((p) => ({ start: p.start, end: p.end, label: p.name, kind: p.kind === 'experiment' ? 'fault' : p.kind === 'baseline' ? 'baseline' : 'recovery' }));
+  const hint = `<p class="hint">Seconds from the start of load. Each point is the value over the ${e(ts.windowSeconds)} s ending at it, every ${e(ts.stepSeconds)} s. Shaded: fault windows. A break in a line is missing data, never zero.</p>`;
+  const figures = CHARTS.map((spec) => chartFigure(spec, ts, windows, origin)).join('\n');
+  return `${head}${hint}<div class="charts">${figures}</div></section>`;
+}
+
+/** One chart, or, when none of its series has a point, a notice saying why: never an empty chart that reads as zero. */
+function chartFigure(spec: ChartSpec, ts: RunTimeSeries, windows: readonly ChartWindow[], origin: number): string {
+  const found = spec.series.map((wanted) => ({ wanted, series: ts.series.find((s) => s.name === wanted.name) }));
+  const drawable: ChartSeries[] = [];
+  const problems: string[] = [];
+  for (const { wanted, series } of found) {
+    const problem = seriesProblem(series);
+    if (problem !== undefined || series === undefined || !isLoaded(series)) {
+      problems.push(`${wanted.label}: ${problem ?? 'not in this result'}`);
+      continue;
+    }
+    const scale = spec.scale ?? 1;
+    drawable.push({ label: wanted.label, style: wanted.style, points: series.points.map(([t, v]) => [t, v * scale] as const) });
+  }
+  const queries = found
+    .filter((f) => f.series !== undefined)
+    .map((f) => `<div class="why">${e(f.wanted.label)}</div><pre class="promql">${e(f.series?.query ?? '')}</pre>`)
+    .join('');
+  const promql = queries ? `<details><summary>PromQL</summary>${queries}</details>` : '';
+  const notes = problems.map((p) => `<li>${e(p)}</li>`).join('');
+  if (drawable.length === 0) {
+    return `<figure class="chart" data-chart="${e(spec.id)}"><div class="chart-missing" data-testid="chart-unavailable"><b>${e(spec.title)}</b>: no chart, no data to draw.<ul>${notes}</ul></div><figcaption>${promql}</figcaption></figure>`;
+  }
+  const svg = renderLineChart({
+    title: spec.title,
+    unit: spec.unit,
+    series: drawable,
+    windows,
+    origin,
+    end: ts.end,
+    stepMs: ts.stepSeconds * 1000,
+    ...(spec.integerTicks ? { integerTicks: true } : {}),
+  });
+  const missing = notes ? `<ul class="chart-note" data-testid="chart-partial">${notes}</ul>` : '';
+  return `<figure class="chart" data-chart="${e(spec.id)}">${svg}<figcaption>${missing}${promql}</figcaption></figure>`;
+}
+
+/** Why a series cannot be drawn, or undefined when it has points. */
+function seriesProblem(series: TimeSeries | undefined): string | undefined {
+  if (series === undefined) return 'not in this result';
+  if (!isLoaded(series)) return `could not be loaded: ${series.error}`;
+  if (series.points.length > 0) return undefined;
+  return series.nonFinite > 0
+    ? `no value at any step (Prometheus returned NaN or ±Inf at ${series.nonFinite} steps: no requests in the window)`
+    : 'no data: Prometheus returned no series for this query during the run';
 }
 
 function sloTable(r: RunResult): string {
@@ -227,5 +347,10 @@ pre{white-space:pre-wrap;word-break:break-all;margin:.3rem 0}pre.promql{backgrou
 .timeline{position:relative;height:2.2rem;background:#f6f8fa;border:1px solid var(--line);border-radius:4px}
 .bar{position:absolute;top:.25rem;bottom:.25rem;border-radius:3px;color:#fff;font-size:.75rem;overflow:hidden;white-space:nowrap;padding:.2rem .3rem}
 .bar.baseline{background:#0969da}.bar.experiment{background:#cf222e}.bar.recovery{background:#1a7f37}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:1rem}
+figure.chart{margin:0;break-inside:avoid;page-break-inside:avoid}figure.chart svg{width:100%;height:auto;display:block}figure.chart figcaption{font-size:.85rem}
+.chart-missing{border:1px dashed var(--inc);background:#fff8c5;border-radius:4px;padding:.8rem 1rem;margin:0}.chart-missing ul{margin:.4rem 0 0}
+.chart-note{color:var(--inc);font-size:.85rem;margin:.3rem 0}.inconclusive-text{color:var(--inc);font-weight:600}
+@media print{.charts{display:block}figure.chart{margin-bottom:1rem}}
 .hint{color:var(--muted)}.breach{border-left:4px solid var(--fail);padding-left:1rem}.experiment h3{margin-bottom:.3rem}footer{color:var(--muted);padding:1rem 2rem;font-size:.8rem}
 `;

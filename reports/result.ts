@@ -29,6 +29,8 @@ export interface LoadResult {
   achievedRatePerSec: number;
   latencyMs: { p50: number; p90: number; p95: number; p99: number; max: number };
   selfHealth: { maxEventLoopLagMs: number; meanCpuUtilization: number; overloaded: boolean; reason?: string };
+  /** The first error message seen per kind, to tell a refused connection from a reset at a glance. */
+  errorSamples?: Partial<Record<string, string>>;
 }
 
 export interface RunResult {
@@ -61,6 +63,8 @@ export interface RunResult {
   alerts?: AlertInterval[];
   /** Flagger canary and Argo Rollouts analysis replayed over the run. */
   canary: (CanaryReplay | AnalysisReplay)[];
+  /** True when the canary replays decide the verdict (a suite's `canary.gate`); else report-only. */
+  canaryGate?: boolean;
   /** Request rate, error ratio, latency and replicas over the load, for the charts; absent when they were not collected (not "no data"). */
   timeseries?: RunTimeSeries;
   /** This run against the last passing runs of the same suite (the history), when there is one. */

@@ -7,10 +7,16 @@ import type { ResolvedConfig } from '../config/resolve.ts';
 import { ExitCode } from '../exit-codes.ts';
 import { redactText } from '../../reports/redact.ts';
 import { runGateCommand } from '../../reports/gate.ts';
+import { consoleReporter } from '../../reports/console-reporter.ts';
+import { readRunResult, renderRunDir, ResultFileError } from '../../reports/render.ts';
 import { buildPlan } from '../pipeline/plan.ts';
 import { executeRun } from '../pipeline/run.ts';
 import { RunAbort } from '../pipeline/verdict.ts';
 import { parseDuration } from '../util/duration.ts';
+import { clusterCommand } from './cluster-command.ts';
+import { ClusterExistsError, InvalidEncryptionConfigError } from '../../cluster/targets/kind/kind-cluster.ts';
+import { UnsafeContextError } from '../../cluster/targets/kind/context-safety.ts';
+import { MissingBinaryError } from '../../cluster/targets/local/binaries.ts';
 import { formatDoctor, runDoctor } from './doctor.ts';
 import { formatValidateReport, validatePaths } from './validate.ts';
 import { EXPORT_FORMATS, exportSlos, type ExportFormat } from '../../slo/export.ts';
@@ -69,7 +75,7 @@ program
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
     const { result, runDir, exitCode } = await executeRun(plan, { signal: controller.signal, progress });
-    printSummary(result, runDir);
+    await consoleReporter().write(result, runDir);
     process.exit(exitCode);
   });
 
@@ -136,6 +142,32 @@ program
     process.stdout.write(exportSlos(suite.slos, flags.format, flags.prometheusUrl ? { prometheusUrl: flags.prometheusUrl } : {}));
   });
 
+program.addCommand(clusterCommand({ config: DEFAULT_CONFIG_FILE }));
+
+program
+  .command('report')
+  .description('render the views (index.html, junit.xml, summary.md, grafana-dashboard.json) again from a run folder\'s result.json')
+  .argument('<run-dir>', 'a run folder, e.g. reports/runs/api-20261126-110309-2e2b')
+  .action(async (dir: string) => {
+    const runDir = path.resolve(dir);
+    let outcome;
+    try {
+      outcome = await renderRunDir(runDir);
+    } catch (error) {
+      if (error instanceof ResultFileError) {
+        console.error(redactText(error.message));
+        process.exitCode = ExitCode.InvalidConfig;
+        return;
+      }
+      throw error;
+    }
+    for (const w of outcome.written) console.log(`✔ ${w.reporter}: ${path.relative(process.cwd(), w.file) || w.file}`);
+    for (const f of outcome.failed) console.log(`✖ ${f.reporter}: ${f.error}`);
+    await consoleReporter().write(await readRunResult(path.join(runDir, 'result.json')), runDir);
+    // A view that could not be written means the run folder is not what CI expects.
+    process.exitCode = outcome.failed.length > 0 ? ExitCode.Environment : ExitCode.Pass;
+  });
+
 program
   .command('gate')
   .description('compare a run with the last passing runs of its suite and fail on a regression larger than their spread')
@@ -194,14 +226,6 @@ function applyOverrides(config: ResolvedConfig, flags: RunFlags, suite: string):
   return out;
 }
 
-function printSummary(result: Awaited<ReturnType<typeof executeRun>>['result'], runDir: string): void {
-  console.log('');
-  console.log(`${result.verdict.toUpperCase()}: ${result.reason}`);
-  const failing = result.slos.filter((s) => s.verdict !== 'pass');
-  for (const s of failing) console.log(`  ${s.verdict === 'fail' ? '✖' : '?'} ${s.slo} [${s.phase}] ${s.reason ?? ''}`);
-  console.log(`report: ${path.join(runDir, 'index.html')}`);
-  console.log(`exit code ${result.exitCode}`);
-}
 
 try {
   await program.parseAsync(process.argv);
@@ -209,9 +233,13 @@ try {
   if (error instanceof CommanderError) {
     process.exit(error.exitCode === 0 ? 0 : ExitCode.InvalidConfig);
   }
-  if (error instanceof ConfigError) {
+  if (error instanceof ConfigError || error instanceof ClusterExistsError || error instanceof InvalidEncryptionConfigError || error instanceof UnsafeContextError) {
     console.error(redactText(error.message));
     process.exit(ExitCode.InvalidConfig);
+  }
+  if (error instanceof MissingBinaryError) {
+    console.error(error.message);
+    process.exit(ExitCode.Environment);
   }
   console.error(redactText(error instanceof Error ? (error.stack ?? error.message) : String(error)));
   process.exit(ExitCode.Environment);

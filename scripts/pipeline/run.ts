@@ -5,8 +5,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { Ledger } from '../../chaos/ledger.ts';
 import { MissingBinaryError, ServiceStartError } from '../../cluster/targets/local/binaries.ts';
-import { htmlReporter } from '../../reports/html-reporter.ts';
 import { jsonReporter } from '../../reports/json-reporter.ts';
+import { VIEW_REPORTERS } from '../../reports/render.ts';
 import { writeReports } from '../../reports/reporter.ts';
 import { redactSecrets } from '../../reports/redact.ts';
 import { gateRun } from '../../reports/gate.ts';
@@ -93,6 +93,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     divergence: ctx.divergence,
     ...(ctx.alerts ? { alerts: ctx.alerts } : {}),
     canary: ctx.canary,
+    ...(plan.canary?.gate ? { canaryGate: true } : {}),
     restarts: ctx.target?.restarts() ?? 0,
     ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),
     environment: environment(),
@@ -107,7 +108,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     options.progress.warn(`no comparison with earlier runs: ${(error as Error).message}`);
   }
   mkdirSync(runDir, { recursive: true });
-  const written = await writeReports([jsonReporter, htmlReporter], result, runDir);
+  const written = await writeReports([jsonReporter, ...VIEW_REPORTERS], result, runDir);
   for (const failure of written.failed) options.progress.warn(`the ${failure.reporter} report could not be written: ${failure.error}`);
   try {
     await recordRun(plan.config.historyDir, result);

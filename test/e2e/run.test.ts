@@ -268,6 +268,16 @@ describe('resilience config, plan and doctor', () => {
     expect(missing.output).toContain("required option '--baseline <dir>' not specified");
   });
 
+  it('cluster up without kind stops with exit 4 and the install link; status says kind is missing', async () => {
+    const env = { PATH: '/usr/bin:/bin' }; // no kind here, as on this machine
+    const up = await runCli(['cluster', 'up', '--state-dir', tempDirs().state], { env });
+    expect(up.code, up.output).toBe(4);
+    expect(up.output).toContain('required binary "kind" was not found on PATH; install it: see https://kind.sigs.k8s.io/');
+    const status = await runCli(['cluster', 'status'], { env });
+    expect(status.code, status.output).toBe(0);
+    expect(status.output).toContain('kind: not installed');
+  });
+
   it('prints help for every command', async () => {
     for (const command of ['run', 'plan', 'doctor', 'cleanup', 'validate', 'export', 'gate']) {
       const { code, output } = await runCli([command, '--help']);
