@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { renderHtml } from './html-reporter.ts';
+import { gateRun } from './gate.ts';
 import { RESULT_SCHEMA_VERSION, type RunResult } from './result.ts';
 import { TIME_SERIES_NAMES, type RunTimeSeries, type TimeSeries } from '../slo/timeseries.ts';
 
@@ -194,5 +195,15 @@ describe('renderHtml: charts over time', () => {
     expect(replicas).not.toContain('<svg');
     expect(replicas).toContain('up: no value at any step (Prometheus returned NaN or ±Inf at 25 steps');
     expect(html).not.toContain('<script');
+  });
+});
+
+describe('renderHtml: comparison with earlier runs', () => {
+  it('shows the gate comparison when the run has one, and nothing when it has none', () => {
+    const comparison = gateRun({ run: result, history: [] });
+    const html = renderHtml({ ...result, comparison });
+    expect(html).toContain('data-testid="gate-comparison"');
+    expect(html).toContain('data-testid="gate-verdict"');
+    expect(renderHtml(result)).not.toContain('data-testid="gate-comparison"');
   });
 });

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { escapeHtml as e } from './escape.ts';
+import { renderComparisonHtml } from './gate-view.ts';
 import type { Reporter } from './reporter.ts';
 import type { RunResult } from './result.ts';
 import type { Phase, SloPhaseResult, Verdict } from '../slo/types.ts';
@@ -48,6 +49,7 @@ ${recovery(r)}
 ${divergence(r)}
 ${alerts(r)}
 ${canary(r)}
+${r.comparison ? renderComparisonHtml(r.comparison) : ''}
 ${load(r)}
 ${r.errors.length ? `<section><h2>Errors</h2><ul class="errors">${r.errors.map((x) => `<li><pre>${e(x)}</pre></li>`).join('')}</ul></section>` : ''}
 </main>

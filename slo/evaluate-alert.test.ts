@@ -138,7 +138,7 @@ describe('alert SLOs against a real Prometheus evaluating rules', () => {
     expect(result.queries).toEqual({
       value: 'count(max_over_time(ALERTS{alertstate="firing",severity="critical"}[4s])) or vector(0)',
       samples:
-        'min((sum by (rule_group) (increase(prometheus_rule_evaluations_total{job="prometheus"}[4s])) + (sum by (rule_group) (min_over_time(prometheus_rule_evaluations_total{job="prometheus"}[4s]) unless prometheus_rule_evaluations_total{job="prometheus"} offset 4s) or sum by (rule_group) (increase(prometheus_rule_evaluations_total{job="prometheus"}[4s])) * 0)))',
+        'min(sum by (rule_group) ((increase(prometheus_rule_evaluations_total{job="prometheus"}[4s]) and last_over_time(prometheus_rule_evaluations_total{job="prometheus"}[5m] offset 4s)) or (((increase(prometheus_rule_evaluations_total{job="prometheus"}[4s]) >= max_over_time(prometheus_rule_evaluations_total{job="prometheus"}[4s])) or max_over_time(prometheus_rule_evaluations_total{job="prometheus"}[4s])) unless last_over_time(prometheus_rule_evaluations_total{job="prometheus"}[5m] offset 4s))))',
     });
   });
 

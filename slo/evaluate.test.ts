@@ -202,7 +202,8 @@ describe('evaluateSlos against a real Prometheus', () => {
     expect(ratio.windowSeconds).toBe(4);
     expect(ratio.evaluatedAt).toBe(phases.baseline.end);
     const good = 'k6_http_reqs_total{expected_response="true"}';
-    const increaseOf = (s: string): string => `(sum (increase(${s}[4s])) + (sum (min_over_time(${s}[4s]) unless ${s} offset 4s) or vector(0)))`;
+    const increaseOf = (s: string): string =>
+      `sum ((increase(${s}[4s]) and last_over_time(${s}[5m] offset 4s)) or (((increase(${s}[4s]) >= max_over_time(${s}[4s])) or max_over_time(${s}[4s])) unless last_over_time(${s}[5m] offset 4s)))`;
     expect(ratio.queries.value).toBe(`${increaseOf(good)} / ${increaseOf('k6_http_reqs_total')}`);
     expect(ratio.queries.samples).toBe(increaseOf('k6_http_reqs_total'));
     const latency = resultOf(results, 'api-server-latency-p95', 'baseline');
@@ -211,7 +212,7 @@ describe('evaluateSlos against a real Prometheus', () => {
     expect(latency.value).toBeLessThan(50);
     const bucket = 'http_request_duration_seconds_bucket{job="hastecrm-api",route=~"/api.*"}';
     expect(latency.queries.value).toBe(
-      `histogram_quantile(0.95, (sum by (le) (increase(${bucket}[4s])) + (sum by (le) (min_over_time(${bucket}[4s]) unless ${bucket} offset 4s) or sum by (le) (increase(${bucket}[4s])) * 0))) * 1000`,
+      `histogram_quantile(0.95, sum by (le) ((increase(${bucket}[4s]) and last_over_time(${bucket}[5m] offset 4s)) or (((increase(${bucket}[4s]) >= max_over_time(${bucket}[4s])) or max_over_time(${bucket}[4s])) unless last_over_time(${bucket}[5m] offset 4s)))) * 1000`,
     );
   });
 

@@ -113,7 +113,7 @@ describe('exportSlos: prometheus-rules', () => {
     expect(byName.size).toBe(serverSlos.length * 3);
     expect(byName.get('slo:api_server_success_ratio:samples_5m')).toEqual({
       record: 'slo:api_server_success_ratio:samples_5m',
-      expr: '(sum (increase(http_requests_total{job="hastecrm-api"}[5m])) + (sum (min_over_time(http_requests_total{job="hastecrm-api"}[5m]) unless http_requests_total{job="hastecrm-api"} offset 5m) or vector(0)))',
+      expr: 'sum ((increase(http_requests_total{job="hastecrm-api"}[5m]) and last_over_time(http_requests_total{job="hastecrm-api"}[5m] offset 5m)) or (((increase(http_requests_total{job="hastecrm-api"}[5m]) >= max_over_time(http_requests_total{job="hastecrm-api"}[5m])) or max_over_time(http_requests_total{job="hastecrm-api"}[5m])) unless last_over_time(http_requests_total{job="hastecrm-api"}[5m] offset 5m)))',
       labels: { slo: 'api-server-success-ratio' },
     });
     expect(byName.get('ApiServerLatencyP95SLOViolated')).toMatchObject({

@@ -100,22 +100,25 @@ function escapeRegex(text: string): string {
 /**
  * How much the counters behind `selector` grew in the window ending now, summed (by `by`).
  *
- * `increase()` handles resets (a replica restarted by chaos) but cannot count a series' first
- * value: a series born inside the window (the first `status="503"`, the first
- * `expected_response="false"` — exactly the errors chaos causes) would lose everything it counted
- * before its first scrape, biasing the verdict toward `pass`. So the first value of every series
- * that did not exist at the window's start is added back:
- * `min_over_time(s[w]) unless s offset w` is that first value (counters only grow), for exactly
- * the series absent at the start. Exporters that create their series at 0 need no correction,
- * and get none (their series exist at the start).
+ * A series that existed before the window grew by `increase()`, which also handles resets (a
+ * replica restarted by chaos). A series born inside the window (the first `status="503"`, the first
+ * `expected_response="false"` — exactly the errors chaos causes — or the load's own series at its
+ * start) counted everything since its birth: `increase()` alone gives 0 for one born with a burst
+ * and flat since (30 errors at once), a bias toward `pass`. For those, the last value
+ * (`max_over_time`, counters only grow from 0) is the growth; the larger of it and `increase()`
+ * is taken, so nothing is counted twice.
+ *
+ * "Born" means absent for the 5 minutes before the window (`last_over_time(s[5m] offset w)`), not
+ * merely at its start: a series that only missed a few scrapes (a replica too busy, or paused)
+ * is not new, and its whole counter value must not be counted again. The same form draws the
+ * report's rolling charts (slo/timeseries.ts).
  */
 export function counterIncrease(selector: string, w: string, by?: string): string {
   const sum = by ? `sum by (${by})` : 'sum';
-  const increase = `${sum} (increase(${selector}[${w}]))`;
-  // Without new series the correction is empty; `or` then supplies zeros with the same labels,
-  // so the addition keeps every element of `increase` (and stays empty when there is no data).
-  const zero = by ? `${increase} * 0` : 'vector(0)';
-  return `(${increase} + (${sum} (min_over_time(${selector}[${w}]) unless ${selector} offset ${w}) or ${zero}))`;
+  const existed = `last_over_time(${selector}[5m] offset ${w})`;
+  const increase = `increase(${selector}[${w}])`;
+  const last = `max_over_time(${selector}[${w}])`;
+  return `${sum} ((${increase} and ${existed}) or (((${increase} >= ${last}) or ${last}) unless ${existed}))`;
 }
 
 function histogramSeries(slo: LatencySlo, suffix: '_bucket' | '_count'): string {

@@ -193,10 +193,10 @@ program
 
 program
   .command('validate')
-  .description('check Prometheus rule files offline: promtool errors, and alerts that can never fire on realistic series')
-  .argument('[paths...]', 'files or folders to check', ['cluster/addons/prometheus'])
+  .description('check manifests and Prometheus rule files offline: schemas, API versions, Pod Security, quotas, disruption budgets, references; promtool errors and alerts that can never fire')
+  .argument('[paths...]', 'files or folders to check', ['cluster/addons/prometheus', 'cluster/manifests/base', 'cluster/manifests/overlays/kind'])
   .option('--strict', 'warnings fail too')
-  .addHelpText('after', '\nExit codes: 0 nothing wrong · 2 errors found (or warnings with --strict) · 4 promtool missing')
+  .addHelpText('after', '\nExit codes: 0 nothing wrong · 2 errors found (or warnings with --strict) · 4 promtool or kubectl missing')
   .action(async (paths: string[], flags: { strict?: boolean }) => {
     const report = await validatePaths(paths, flags);
     console.log(formatValidateReport(report));

@@ -3,23 +3,27 @@ import path from 'node:path';
 import { parse } from 'yaml';
 import { checkAlertRules, PromtoolUnavailableError, type RuleFinding } from '../../slo/rule-check.ts';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.ts';
+import { formatFindings, hasFailures, validateManifests, type ManifestFinding } from '../../cluster/validate/index.ts';
 
 export interface ValidateReport {
   /** Rule files checked, with what was found in each. */
   checked: { file: string; findings: RuleFinding[] }[];
-  /** YAML files that are not Prometheus rule files, left alone. */
+  /** Findings in Kubernetes manifests (every YAML file that is not a rule file). */
+  manifests: ManifestFinding[];
+  /** YAML files that are not Prometheus rule files (checked as manifests). */
   skipped: string[];
   exitCode: ExitCodeValue;
 }
 
 /**
- * `resilience validate [paths…]`: finds Prometheus rule files (YAML with top-level `groups`) in
- * the given files and folders and reports what is wrong with them, including alerts that can never
- * fire on realistic series. Exit 2 on errors (and on warnings with `strict`), 4 without promtool.
+ * `resilience validate [paths…]`: checks Prometheus rule files (YAML with top-level `groups`:
+ * promtool, and alerts that can never fire on realistic series) and Kubernetes manifests (schemas,
+ * API versions, Pod Security, quotas, disruption budgets, references). Exit 2 on errors (and on
+ * warnings with `strict`), 4 without promtool or kubectl.
  */
 export async function validatePaths(paths: readonly string[], options: { strict?: boolean } = {}): Promise<ValidateReport> {
   const files = paths.flatMap((p) => yamlFiles(path.resolve(p)));
-  const report: ValidateReport = { checked: [], skipped: [], exitCode: ExitCode.Pass };
+  const report: ValidateReport = { checked: [], manifests: [], skipped: [], exitCode: ExitCode.Pass };
   for (const file of files) {
     if (!isRuleFile(file)) {
       report.skipped.push(file);
@@ -32,9 +36,16 @@ export async function validatePaths(paths: readonly string[], options: { strict?
       throw error;
     }
   }
+  try {
+    report.manifests = await validateManifests(paths, { strict: options.strict ?? false });
+  } catch (error) {
+    // kubectl is needed to build a kustomization; without it the manifests cannot be judged.
+    if (/kubectl/i.test((error as Error).message)) return { ...report, exitCode: ExitCode.Environment };
+    throw error;
+  }
   const findings = report.checked.flatMap((c) => c.findings);
   const failing = findings.filter((f) => f.severity === 'error' || options.strict);
-  report.exitCode = failing.length > 0 ? ExitCode.InvalidConfig : ExitCode.Pass;
+  report.exitCode = failing.length > 0 || hasFailures(report.manifests, { strict: options.strict ?? false }) ? ExitCode.InvalidConfig : ExitCode.Pass;
   return report;
 }
 
@@ -45,8 +56,9 @@ export function formatValidateReport(report: ValidateReport, cwd = process.cwd()
     if (findings.length === 0) lines.push(`✔ ${name}: every alert can fire, no problem found`);
     for (const f of findings) lines.push(`${f.severity === 'error' ? '✖' : '⚠'} ${name}: group ${f.group}, alert ${f.alert}: ${f.problem}\n    ${f.detail.split('\n').join('\n    ')}`);
   }
-  if (report.checked.length === 0) lines.push('no Prometheus rule file found in the given paths');
-  if (report.skipped.length > 0) lines.push(`(${report.skipped.length} other YAML file(s) are not rule files and were not checked)`);
+  if (report.manifests.length > 0) lines.push(formatFindings(report.manifests, cwd));
+  else if (report.skipped.length > 0) lines.push(`✔ ${report.skipped.length} manifest file(s): no problem found`);
+  if (report.checked.length === 0 && report.skipped.length === 0) lines.push('no rule file or manifest found in the given paths');
   if (report.exitCode === ExitCode.Environment) lines.push('promtool is missing: apt-get install -y prometheus (promtool ships with it)');
   return lines.join('\n');
 }

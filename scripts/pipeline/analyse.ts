@@ -4,6 +4,9 @@ import { replayFlaggerCanary } from '../../slo/canary/flagger.ts';
 import { compareClientServer } from '../../slo/divergence.ts';
 import { PrometheusClient } from '../../slo/prometheus-client.ts';
 import { measureTimeToRecover } from '../../slo/recovery.ts';
+import { collectTimeSeries } from '../../slo/timeseries.ts';
+import { API_SCRAPE_JOB } from '../../cluster/targets/local/local-target.ts';
+import { LOAD_SCRAPE_JOB } from './load-and-chaos.ts';
 import { requireValue, type RunContext } from './run-context.ts';
 
 /**
@@ -28,6 +31,11 @@ export async function analyse(ctx: RunContext, signal: AbortSignal): Promise<voi
     ctx.alerts = await alertTimeline({ client, start: loadStart, end: loadEnd, signal });
   } catch (error) {
     ctx.notes.push(`alerts unknown: ${(error as Error).message}`);
+  }
+  try {
+    ctx.timeseries = await collectTimeSeries({ client, start: loadStart, end: loadEnd, stepSeconds: scrapeIntervalSeconds, jobs: { client: LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB }, signal });
+  } catch (error) {
+    ctx.notes.push(`time series could not be collected: ${(error as Error).message}`);
   }
   const canary = ctx.plan.canary;
   if (canary?.flagger) {

@@ -8,6 +8,7 @@ import type { Phase, SloPhaseResult } from '../../slo/types.ts';
 import type { RecoveryResult } from '../../slo/recovery.ts';
 import type { Divergence } from '../../slo/divergence.ts';
 import type { AlertInterval } from '../../slo/alerts.ts';
+import type { RunTimeSeries } from '../../slo/timeseries.ts';
 import type { CanaryReplay } from '../../slo/canary/flagger.ts';
 import type { AnalysisReplay } from '../../slo/canary/argo.ts';
 import type { RunPlan } from './plan.ts';
@@ -39,6 +40,8 @@ export interface RunContext {
   divergence: Divergence[];
   /** Alerts pending or firing during the load; undefined when they could not be read. */
   alerts?: AlertInterval[];
+  /** Rate, errors, latency and replicas over the load, for the report's charts. */
+  timeseries?: RunTimeSeries;
   /** Release analyses replayed over the run. */
   canary: (CanaryReplay | AnalysisReplay)[];
   /** Problems worth reporting that did not stop the run. */

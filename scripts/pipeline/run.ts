@@ -93,6 +93,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     divergence: ctx.divergence,
     ...(ctx.alerts ? { alerts: ctx.alerts } : {}),
     canary: ctx.canary,
+    ...(ctx.timeseries ? { timeseries: ctx.timeseries } : {}),
     ...(plan.canary?.gate ? { canaryGate: true } : {}),
     restarts: ctx.target?.restarts() ?? 0,
     ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),

@@ -155,7 +155,7 @@ export function localRunTasks(): Task<RunContext>[] {
       },
     },
     {
-      title: 'analyse: time to recover, client/server divergence, alerts, canary replay',
+      title: 'analyse: time to recover, divergence, alerts, time series, canary replay',
       setup: analyse,
     },
   ];

@@ -220,7 +220,7 @@ describe('resilience config, plan and doctor', () => {
     expect(output).toContain('ingress policy: timeout 30s, 3 retries, 10s per try');
     expect(output).toMatch(/6s → 16s {2}pod-delete: pod-delete on app=hastecrm-api, every 3s/);
     expect(output).toMatch(/baseline\s+baseline\s+0s → 6s/);
-    expect(output).toContain('histogram_quantile(0.95, (sum by (le) (increase(k6_http_req_duration_seconds_bucket[24s]))');
+    expect(output).toContain('histogram_quantile(0.95, sum by (le) ((increase(k6_http_req_duration_seconds_bucket[24s]) and last_over_time(');
   });
 
   it('doctor reports the binaries and that the local target can run', async () => {
@@ -239,6 +239,11 @@ describe('resilience config, plan and doctor', () => {
     expect(seed.code, seed.output).toBe(2);
     expect(seed.output).toMatch(/✖ .*alert DatabaseConnectionPoolExhausted: never fires on realistic series/);
     expect(seed.output).toContain('only the left side has datid, datname');
+    // The seed's manifests as written: the VirtualService's timeout and retries sit under the destination.
+    const manifests = await runCli(['validate', 'cluster/validate/testdata/seed']);
+    expect(manifests.code, manifests.output).toBe(2);
+    expect(manifests.output).toMatch(/VirtualService\/hastecrm-routes spec\.http\[0\]\.route\[0\]\.timeout/);
+    expect(manifests.output).toMatch(/karpenter\.sh\/v1alpha5/);
   });
 
   it('exports the api SLOs to k6 thresholds and to Prometheus rules that promtool accepts', async () => {
