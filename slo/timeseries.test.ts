@@ -8,6 +8,7 @@ import { TestCounter, TestHistogram, startMetricsTarget, type MetricsTarget } fr
 import { renderPrometheusConfig, startPrometheus, waitForTargetsUp, type RunningPrometheus } from '../cluster/targets/local/prometheus.ts';
 import { freePort } from '../cluster/targets/local/ports.ts';
 import { sleep } from '../scripts/util/wait.ts';
+import { waitForScrapesAfter } from './settle.ts';
 
 // One real Prometheus (1 s scrapes) scraping two "replicas" under job hastecrm-api and the load
 // driver under job k6, with counters and histograms this test drives. Lived once in beforeAll:
@@ -97,8 +98,11 @@ beforeAll(async () => {
   replicaA.failing.add('/api');
   await sleep(at(outageA[1]) - Date.now());
   replicaA.failing.delete('/api');
-  // The last step must be in Prometheus: one scrape after it.
-  await sleep(at(stretch.recovery[1]) + 1_300 - Date.now());
+  // The last step must be in Prometheus: wait (polling, bounded) until every target was scraped
+  // after it. A fixed margin was not enough when the machine was busy running other suites.
+  await sleep(Math.max(0, at(stretch.recovery[1]) - Date.now()));
+  const scraped = await waitForScrapesAfter(prometheus.url, ['k6', 'hastecrm-api'], at(stretch.recovery[1]), 15_000);
+  if (!scraped) throw new Error('Prometheus did not scrape every target after the last step within 15 s');
   collected = await collectTimeSeries({ client: new PrometheusClient({ url: prometheus.url }), start: at(-3), end: at(15), windowSeconds: WINDOW_S });
 }, 60_000);
 
