@@ -27,6 +27,7 @@ interface CommonOptions {
   config: string;
   reportsDir?: string;
   stateDir?: string;
+  historyDir?: string;
 }
 
 interface RunFlags extends CommonOptions {
@@ -51,6 +52,7 @@ program
   .addOption(configOption)
   .addOption(reportsOption)
   .addOption(stateOption)
+  .option('--history-dir <dir>', 'where runs are indexed for `resilience gate` (overrides historyDir)')
   .option('--rate <n>', 'override the scenario rate (iterations per second)')
   .option('--duration <d>', 'override the load duration, e.g. 30s')
   .addHelpText('after', '\nExit codes: 0 pass · 1 SLO failed · 2 invalid config · 3 inconclusive · 4 environment · 5 cleanup failed · 130 interrupted')
@@ -207,6 +209,7 @@ function applyOverrides(config: ResolvedConfig, flags: RunFlags, suite: string):
   const out: ResolvedConfig = { ...config, suites: { ...config.suites } };
   if (flags.reportsDir) out.reportsDir = path.resolve(flags.reportsDir);
   if (flags.stateDir) out.stateDir = path.resolve(flags.stateDir);
+  if (flags.historyDir) out.historyDir = path.resolve(flags.historyDir);
   const s = out.suites[suite];
   if (!s) return out;
   const load = { ...s.load };

@@ -23,7 +23,7 @@ let runDir: string;
 
 beforeAll(async () => {
   base = mkdtempSync(path.join(os.tmpdir(), 'resilience-safety-'));
-  run = await runCli(['run', 'api', '--config', FIXTURE, '--reports-dir', path.join(base, 'reports'), '--state-dir', path.join(base, 'state')], {
+  run = await runCli(['run', 'api', '--config', FIXTURE, '--reports-dir', path.join(base, 'reports'), '--state-dir', path.join(base, 'state'), '--history-dir', path.join(base, 'history')], {
     env: { HASTECRM_API_TOKEN: TOKEN },
   });
   const runs = existsSync(path.join(base, 'reports')) ? readdirSync(path.join(base, 'reports')) : [];
@@ -87,7 +87,7 @@ describe('reports of a run with hostile strings and a secret in the environment'
   });
 
   it('the secret appears in no file the run wrote (reports and state) and not in its output', () => {
-    const files = [...filesUnder(path.join(base, 'reports')), ...filesUnder(path.join(base, 'state'))];
+    const files = [...filesUnder(path.join(base, 'reports')), ...filesUnder(path.join(base, 'state')), ...filesUnder(path.join(base, 'history'))];
     expect(files.length).toBeGreaterThanOrEqual(2);
     const leaks = files.filter((file) => readFileSync(file).includes(TOKEN));
     expect(leaks, 'files containing the token').toEqual([]);

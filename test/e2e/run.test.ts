@@ -15,10 +15,10 @@ import { isAlive, processesMatching, readLedger, ROOT, runCli, startCli, watchRe
 const fixture = (name: string): string => path.join(ROOT, 'test/fixtures', name, 'resilience.config.ts');
 const scratch: string[] = [];
 
-function tempDirs(): { reports: string; state: string } {
+function tempDirs(): { reports: string; state: string; history: string } {
   const base = mkdtempSync(path.join(os.tmpdir(), 'resilience-e2e-'));
   scratch.push(base);
-  return { reports: path.join(base, 'reports'), state: path.join(base, 'state') };
+  return { reports: path.join(base, 'reports'), state: path.join(base, 'state'), history: path.join(base, 'history') };
 }
 
 function onlyRunDir(reports: string): string {
@@ -50,7 +50,7 @@ describe('resilience run (local target, end to end)', () => {
   it('passes while replicas are deleted, judging each phase from Prometheus, and leaves nothing behind', async () => {
     const dirs = tempDirs();
     const watch = watchResources(dirs.state);
-    const { code, output } = await runCli(['run', 'api', '--config', fixture('pass'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('pass'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     const resources = watch.stop();
     expect(code, `expected exit 0 (pass); output:\n${output}`).toBe(0);
 
@@ -93,12 +93,13 @@ describe('resilience run (local target, end to end)', () => {
     for (const section of ['recovery', 'divergence', 'alerts', 'canary']) expect(html).toContain(`data-testid="${section}"`);
     expect(html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
 
+    expect(existsSync(path.join(dirs.history, 'runs', `${result.runId}.json`)), 'the run is recorded in the history').toBe(true);
     expectNothingLeft(resources, dirs.state);
   });
 
   it('fails with exit 1 naming the SLO and phase when the API is slower than 500 ms', async () => {
     const dirs = tempDirs();
-    const { code, output } = await runCli(['run', 'api', '--config', fixture('slow-api'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('slow-api'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     expect(code, `expected exit 1 (SLO failed); output:\n${output}`).toBe(1);
     expect(output).toMatch(/FAIL: .*api-client-latency-p95 in phase baseline/);
     const result = readResult(onlyRunDir(dirs.reports));
@@ -111,7 +112,7 @@ describe('resilience run (local target, end to end)', () => {
 
   it('stops the load early when a critical SLO fails while running (abort on fail), exit 1', async () => {
     const dirs = tempDirs();
-    const { code, output } = await runCli(['run', 'api', '--config', fixture('critical-breach'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('critical-breach'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     expect(code, `expected exit 1; output:\n${output}`).toBe(1);
     expect(output).toContain('critical SLO api-client-latency-p95 failed while running');
     const result = readResult(onlyRunDir(dirs.reports));
@@ -126,7 +127,7 @@ describe('resilience run (local target, end to end)', () => {
 
   it('is inconclusive (exit 3), never a pass, when an SLO has no series', async () => {
     const dirs = tempDirs();
-    const { code, output } = await runCli(['run', 'api', '--config', fixture('missing-series'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('missing-series'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     expect(code, `expected exit 3 (inconclusive); output:\n${output}`).toBe(3);
     const result = readResult(onlyRunDir(dirs.reports));
     expect(result.verdict).toBe('inconclusive');
@@ -137,7 +138,7 @@ describe('resilience run (local target, end to end)', () => {
 
   it('is inconclusive (exit 3) when Prometheus becomes unreachable during the run', async () => {
     const dirs = tempDirs();
-    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     await run.waitForOutput('chaos: pod-delete starts', 60_000);
     const prometheus = readLedger(dirs.state).find((e) => e.description.startsWith('prometheus'));
     expect(prometheus?.revert.pid, 'the ledger should record the Prometheus process').toBeDefined();
@@ -155,7 +156,7 @@ describe('resilience run (local target, end to end)', () => {
   it('on SIGINT during chaos stops every process, empties the ledger and exits 130', async () => {
     const dirs = tempDirs();
     const watch = watchResources(dirs.state);
-    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     await run.waitForOutput('chaos: pod-delete: deleting', 60_000);
     run.child.kill('SIGINT');
     const { code, output } = await run.exited;
@@ -173,7 +174,7 @@ describe('resilience run (local target, end to end)', () => {
     const watch = watchResources(dirs.state);
     // An empty PATH: redis-server and prometheus cannot be found (PostgreSQL is still found in
     // Debian's /usr/lib/postgresql, so it starts, and must be stopped again).
-    const { code, output } = await runCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state], { env: { PATH: '/nonexistent' } });
+    const { code, output } = await runCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history], { env: { PATH: '/nonexistent' } });
     const resources = watch.stop();
     expect(code, `expected exit 4; output:\n${output}`).toBe(4);
     expect(output).toMatch(/required binary "redis-server" was not found on PATH; install it: apt-get install -y redis-server/);
@@ -185,7 +186,7 @@ describe('resilience run (local target, end to end)', () => {
   it('after the harness is SIGKILLed, `resilience cleanup` stops what it left', async () => {
     const dirs = tempDirs();
     const watch = watchResources(dirs.state);
-    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state]);
+    const run = startCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history]);
     await run.waitForOutput('chaos: pod-delete starts', 60_000);
     run.child.kill('SIGKILL');
     await run.exited;
