@@ -83,6 +83,9 @@ describe('resilience run (local target, end to end)', () => {
     for (const r of result.recovery) expect(['never-degraded', 'recovered'], `${r.slo}: ${r.reason}`).toContain(r.status);
     expect(result.divergence.length).toBeGreaterThanOrEqual(8);
     expect(result.alerts, 'alerts were read from Prometheus').toEqual([]);
+    // Every chart's series came from Prometheus, and every view was written.
+    expect(result.timeseries?.series.map((x) => ('error' in x ? `${x.name}: ${x.error}` : x.name)).filter((x) => x.includes(':'))).toEqual([]);
+    for (const view of ['junit.xml', 'summary.md', 'grafana-dashboard.json']) expect(existsSync(path.join(runDir, view)), `${view} written`).toBe(true);
     // The seed's Canary needs 5 checks of 30 s: an 18 s run cannot decide, and says so (report only).
     expect(result.canary).toMatchObject([{ tool: 'flagger', name: 'hastecrm-api', verdict: 'halt' }]);
 
