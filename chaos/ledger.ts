@@ -3,6 +3,7 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { processStartTime } from '../cluster/targets/local/managed-process.ts';
 import { sleep } from '../scripts/util/wait.ts';
+import { removeCgroup, thawCgroup, type CgroupController } from './local/cgroups.ts';
 
 /**
  * How to undo something the harness did, as data, so that a later process (the next run, or
@@ -13,6 +14,13 @@ export type RevertAction =
   | { type: 'kill-process'; pid: number; startTime: number | undefined; name: string }
   /** Remove a temporary directory the harness created. */
   | { type: 'remove-dir'; path: string }
+  /**
+   * Undo a cgroup the harness created around a process: move its tasks back to `originalCgroup`
+   * (the directory they came from) and remove `path`. Freezer cgroups are thawed first.
+   */
+  | { type: 'cgroup-remove'; controller: CgroupController; path: string; originalCgroup: string }
+  /** Thaw a freezer cgroup the harness froze (`freezer.state` ← THAWED). */
+  | { type: 'thaw'; path: string }
   /** Nothing to undo by hand: e.g. a deleted replica is restored by its supervisor, as a Deployment would. */
   | { type: 'none' };
 
@@ -147,6 +155,12 @@ async function applyRevert(action: RevertAction): Promise<void> {
       return;
     case 'kill-process':
       await killRecordedProcess(action.pid, action.startTime, action.name);
+      return;
+    case 'cgroup-remove':
+      await removeCgroup(action.controller, action.path, action.originalCgroup);
+      return;
+    case 'thaw':
+      thawCgroup(action.path);
       return;
   }
 }
