@@ -3,6 +3,8 @@ import { defineConfig } from 'vitest/config';
 // Two tiers, each runnable on its own: unit tests beside the code, end-to-end tests in test/.
 // End-to-end tests start real Prometheus, PostgreSQL, Redis and replicas: they run one file at a
 // time so they do not compete for this machine's two cores and skew each other's latencies.
+const CPU_HEAVY = ['chaos/local/stress.test.ts', 'chaos/local/pause.test.ts', 'chaos/local/cgroups.test.ts'];
+
 export default defineConfig({
   test: {
     projects: [
@@ -10,8 +12,20 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['{cluster,scenarios,chaos,slo,reports,scripts}/**/*.test.ts'],
+          exclude: [...CPU_HEAVY, '**/node_modules/**'],
           testTimeout: 60_000,
           hookTimeout: 60_000,
+        },
+      },
+      {
+        // Injectors that burn CPU and memory on purpose run alone, after the unit tests, so they
+        // cannot skew the timing of the tests that drive a real Prometheus.
+        test: {
+          name: 'chaos-local',
+          include: CPU_HEAVY,
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+          fileParallelism: false,
         },
       },
       {
