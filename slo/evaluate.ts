@@ -1,5 +1,6 @@
 import type { AlertSlo, LatencySlo, Phase, Severity, SloDefinition, SloPhaseResult, Verdict } from './types.ts';
 import { PrometheusClient, PrometheusQueryError, PrometheusUnreachableError, type Sample } from './prometheus-client.ts';
+import { placeQuantile } from './histogram.ts';
 import { OPERATOR_TEXT, formatPercent, renderSloQueries, thresholdText } from './promql.ts';
 import { sleep } from '../scripts/util/wait.ts';
 
@@ -234,34 +235,21 @@ function quantileLabel(quantile: number): string {
  * interpolated value is on the right side of the threshold and can be judged as it is.
  */
 function latencyBucketVerdict(slo: LatencySlo, buckets: Sample[]): { verdict: 'fail' | 'inconclusive'; reason: string } | undefined {
-  const parsed = buckets
-    .map((sample) => ({ le: Number(sample.labels.le === '+Inf' ? Infinity : sample.labels.le), count: sample.value }))
-    .filter((bucket) => !Number.isNaN(bucket.le))
-    .sort((a, b) => a.le - b.le);
-  const total = parsed.at(-1);
-  if (total === undefined || total.le !== Infinity || !(total.count > 0)) return undefined;
-  const rank = slo.quantile * total.count;
-  const thresholdSeconds = slo.thresholdMs / 1000;
-  let lower = 0;
-  for (const bucket of parsed) {
-    if (bucket.count >= rank) {
-      const p = `p${quantileLabel(slo.quantile)}`;
-      if (bucket.le === Infinity) {
-        return lower >= thresholdSeconds
-          ? { verdict: 'fail', reason: `${p} lies above the histogram's highest finite bucket (${lower} s), which is already ≥ ${slo.thresholdMs} ms.` }
-          : { verdict: 'inconclusive', reason: `${p} lies above the histogram's highest finite bucket (${lower} s), so the histogram cannot tell whether it is under ${slo.thresholdMs} ms.` };
-      }
-      if (lower < thresholdSeconds && thresholdSeconds < bucket.le) {
-        return {
-          verdict: 'inconclusive',
-          reason: `${p} lies in the bucket (${lower} s, ${bucket.le} s], which contains the ${slo.thresholdMs} ms threshold, so the histogram cannot tell which side it is on; add a bucket boundary at ${thresholdSeconds} s.`,
-        };
-      }
-      return undefined;
-    }
-    lower = bucket.le;
+  const placement = placeQuantile(
+    slo,
+    buckets.map((sample) => ({ le: Number(sample.labels.le === '+Inf' ? Infinity : sample.labels.le), count: sample.value })),
+  );
+  if (placement === undefined) return undefined;
+  const p = `p${quantileLabel(slo.quantile)}`;
+  if (placement.where === 'above-finite') {
+    return placement.certainlyAbove
+      ? { verdict: 'fail', reason: `${p} lies above the histogram's highest finite bucket (${placement.highestFinite} s), which is already ≥ ${slo.thresholdMs} ms.` }
+      : { verdict: 'inconclusive', reason: `${p} lies above the histogram's highest finite bucket (${placement.highestFinite} s), so the histogram cannot tell whether it is under ${slo.thresholdMs} ms.` };
   }
-  return undefined;
+  return {
+    verdict: 'inconclusive',
+    reason: `${p} lies in the bucket (${placement.lower} s, ${placement.upper} s], which contains the ${slo.thresholdMs} ms threshold, so the histogram cannot tell which side it is on; add a bucket boundary at ${slo.thresholdMs / 1000} s.`,
+  };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { placeQuantile } from './histogram.ts';
 import type { LatencySlo, Phase, RatioSlo, SloDefinition } from './types.ts';
 import { PrometheusQueryError, PrometheusUnreachableError, type PrometheusClient, type RangeSeries } from './prometheus-client.ts';
 import { renderSloQueries, thresholdText } from './promql.ts';
@@ -185,7 +186,7 @@ export function classifySteps(slo: MeasuredSlo, times: readonly number[], values
     const value = valueAt.get(t);
     if (value === undefined || !Number.isFinite(value)) return { t, state: 'no-data' };
     if (slo.kind === 'ratio') return { t, state: value >= slo.objective ? 'met' : 'violated' };
-    const placed = placeQuantile(slo, bucketsAt.get(t) ?? []);
+    const placed = placeStep(slo, bucketsAt.get(t) ?? []);
     if (placed !== undefined) return { t, state: placed };
     return { t, state: value < slo.thresholdMs ? 'met' : 'violated' };
   });
@@ -197,21 +198,10 @@ export function classifySteps(slo: MeasuredSlo, times: readonly number[], values
  * the +Inf bucket proves a violation only when the highest finite bound is already ≥ the threshold.
  * Undefined when the interpolated value can be judged as it is.
  */
-function placeQuantile(slo: LatencySlo, buckets: { le: number; count: number }[]): StepState | undefined {
-  const sorted = [...buckets].sort((a, b) => a.le - b.le);
-  const total = sorted.at(-1);
-  if (total === undefined || total.le !== Infinity || !(total.count > 0)) return undefined;
-  const rank = slo.quantile * total.count;
-  const threshold = slo.thresholdMs / 1000;
-  let lower = 0;
-  for (const bucket of sorted) {
-    if (bucket.count >= rank) {
-      if (bucket.le === Infinity) return lower >= threshold ? 'violated' : 'unresolved';
-      return lower < threshold && threshold < bucket.le ? 'unresolved' : undefined;
-    }
-    lower = bucket.le;
-  }
-  return undefined;
+function placeStep(slo: LatencySlo, buckets: { le: number; count: number }[]): StepState | undefined {
+  const placement = placeQuantile(slo, buckets);
+  if (placement === undefined) return undefined;
+  return placement.where === 'above-finite' && placement.certainlyAbove ? 'violated' : 'unresolved';
 }
 
 /**
