@@ -44,11 +44,11 @@ export function localRunTasks(): Task<RunContext>[] {
         ctx.workDir = mkdtempSync(path.join(os.tmpdir(), `resilience-${ctx.runId}-`));
         workDirEntry = ctx.ledger.record({ runId: ctx.runId, kind: 'temp-dir', description: `work directory ${ctx.workDir}`, revert: { type: 'remove-dir', path: ctx.workDir } });
       },
-      async teardown(ctx) {
+      teardown(ctx) {
         if (ctx.workDir) rmSync(ctx.workDir, { recursive: true, force: true });
         if (workDirEntry) ctx.ledger.remove(workDirEntry);
         releaseLock?.();
-        await Promise.resolve();
+        return Promise.resolve();
       },
     },
     {
