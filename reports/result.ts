@@ -17,6 +17,8 @@ export const RESULT_SCHEMA_VERSION = 1;
 export interface LoadResult {
   driver: 'engine' | 'k6';
   scenario: string;
+  /** k6's executor name; `multiple` for several scenarios. Absent in results written before executors were added. */
+  executor?: string;
   targetRate: number;
   durationMs: number;
   scheduled: number;
@@ -31,6 +33,8 @@ export interface LoadResult {
   selfHealth: { maxEventLoopLagMs: number; meanCpuUtilization: number; overloaded: boolean; reason?: string };
   /** The first error message seen per kind, to tell a refused connection from a reset at a glance. */
   errorSamples?: Partial<Record<string, string>>;
+  /** Pass/fail counts per request and named check (k6's `checks`). */
+  checks?: { scenario: string; request: string; check: string; passes: number; fails: number }[];
 }
 
 export interface RunResult {

@@ -26,6 +26,8 @@ export interface IterationContext<SetupData> {
   iteration: number;
   /** The VU (concurrency slot) running the iteration, 1-based (k6's `__VU`). */
   vu: number;
+  /** The iteration's index within its VU, 0-based (k6's `__ITER`); per-VU counters build on it. */
+  iterationInVU: number;
   /** What the scenario's `setup` returned (`undefined` without a setup). */
   data: SetupData;
   /** A uniform random number in [0, 1). */
@@ -50,6 +52,8 @@ export interface RequestSpec<SetupData = undefined> {
   expectedStatuses?: readonly ExpectedStatus[];
   /** Per-request timeout from the moment the request is sent. Default 60 000 ms, like k6. */
   timeoutMs?: number;
+  /** Checks on the response, counted in k6's `checks` metric (tag `check`); a failed check is not an error. */
+  checks?: Checks;
 }
 
 /** A response seen by a scenario's `setup`. */
@@ -85,21 +89,94 @@ export interface SetupContext {
   signal: AbortSignal;
 }
 
-/** A constant-arrival-rate scenario (k6's executor of the same name): an open model. */
-export interface ScenarioDefinition<SetupData = undefined> {
+/** One step of a ramping executor: move linearly to `target` over `duration` (k6's `stages`). */
+export interface Stage {
+  duration: Duration;
+  /** Iterations per `timeUnit` (ramping-arrival-rate) or VUs (ramping-vus) at the end of the stage. */
+  target: number;
+}
+
+/**
+ * How iterations are scheduled: k6's executors with k6's option names and defaults. The arrival-rate
+ * executors are open models (iterations start on schedule whatever the latency); the VU and
+ * iteration executors are closed models (a VU starts its next iteration when the last one ended).
+ */
+export type ExecutorOptions =
+  | {
+      executor: 'constant-arrival-rate';
+      /** Iterations started per `timeUnit`, whatever the system's latency. */
+      rate: number;
+      /** Default `"1s"`. */
+      timeUnit?: Duration;
+      /** How long iterations are started for: `"20s"`, `"1m"`. */
+      duration: Duration;
+      /** VUs (concurrency slots) ready at the start. */
+      preAllocatedVUs: number;
+      /** The most iterations in flight at once; an iteration due when all are busy is dropped. Default `preAllocatedVUs`. */
+      maxVUs?: number;
+    }
+  | {
+      executor: 'ramping-arrival-rate';
+      /** Iterations per `timeUnit` at the start. Default 0. */
+      startRate?: number;
+      timeUnit?: Duration;
+      stages: readonly Stage[];
+      preAllocatedVUs: number;
+      maxVUs?: number;
+    }
+  | {
+      executor: 'constant-vus';
+      vus: number;
+      duration: Duration;
+    }
+  | {
+      executor: 'ramping-vus';
+      /** Default 1. */
+      startVUs?: number;
+      stages: readonly Stage[];
+      /** How long a VU removed by a down-ramp may finish its iteration. Default `"30s"`. */
+      gracefulRampDown?: Duration;
+    }
+  | {
+      executor: 'per-vu-iterations';
+      /** Default 1. */
+      vus?: number;
+      /** Iterations each VU runs. Default 1. */
+      iterations?: number;
+      /** Default `"10m"`. */
+      maxDuration?: Duration;
+    }
+  | {
+      executor: 'shared-iterations';
+      /** Default 1. */
+      vus?: number;
+      /** Iterations shared by all VUs. Default 1. */
+      iterations?: number;
+      /** Default `"10m"`. */
+      maxDuration?: Duration;
+    };
+
+export type ExecutorName = ExecutorOptions['executor'];
+
+/** A response as a request's `checks` see it. */
+export interface CheckResponse {
+  status: number;
+  headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** The body as text ('' when empty or when the request failed before a response). */
+  body: string;
+  /** The body parsed as JSON; `undefined` when it is not JSON. Parsed at most once, on first use. */
+  json(): unknown;
+}
+
+/** Named checks on a response (k6's `check(res, { 'status is 200': (r) => r.status === 200 })`). */
+export type Checks = Readonly<Record<string, (res: CheckResponse) => boolean>>;
+
+/** What every scenario has, whatever its executor. */
+export interface ScenarioCommon<SetupData> {
   /** Used as the `scenario` label on every metric. Kebab-case: `"api"`. */
   name: string;
-  executor: 'constant-arrival-rate';
-  /** Iterations started per `timeUnit`, whatever the system's latency. */
-  rate: number;
-  /** Default `"1s"`. */
-  timeUnit?: Duration;
-  /** How long iterations are started for: `"20s"`, `"1m"`. */
-  duration: Duration;
-  /** VUs (concurrency slots) ready at the start. */
-  preAllocatedVUs: number;
-  /** The most iterations in flight at once; an iteration due when all are busy is dropped. Default `preAllocatedVUs`. */
-  maxVUs?: number;
+  /** Offset from the start of the run before this scenario starts (k6's `startTime`). Default `"0s"`. */
+  startTime?: Duration;
   /** How long in-flight iterations may finish after the end (or an abort). Default `"30s"`. */
   gracefulStop?: Duration;
   /** The weighted mix: each iteration sends one request, picked by weight. */
@@ -109,6 +186,9 @@ export interface ScenarioDefinition<SetupData = undefined> {
   /** Extra labels on this scenario's HTTP metrics (k6's test-wide tags). */
   tags?: Readonly<Record<string, string>>;
 }
+
+/** A scenario: common fields plus one executor's options. */
+export type ScenarioDefinition<SetupData = undefined> = ScenarioCommon<SetupData> & ExecutorOptions;
 
 /** Identity function that gives a scenario file type checking, like Playwright's `defineConfig`. */
 export function defineScenario<SetupData = undefined>(def: ScenarioDefinition<SetupData>): ScenarioDefinition<SetupData> {

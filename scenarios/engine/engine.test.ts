@@ -28,7 +28,9 @@ async function engineFor(scenario: EmbeddedEngineOptions['scenario'], baseUrl: s
   return engine;
 }
 
-function scenario(overrides: Partial<ScenarioDefinition> & { rate: number; duration: string }, request: Partial<RequestSpec> = {}): ScenarioDefinition {
+type ArrivalRateDefinition = Extract<ScenarioDefinition, { executor: 'constant-arrival-rate' }>;
+
+function scenario(overrides: Partial<ArrivalRateDefinition> & { rate: number; duration: string }, request: Partial<RequestSpec> = {}): ScenarioDefinition {
   return defineScenario({
     name: 'engine-test',
     executor: 'constant-arrival-rate',

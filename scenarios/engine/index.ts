@@ -7,5 +7,8 @@ export type { ResolvedRequest, ResolvedScenario, ScenarioOverrides } from './res
 export { ERROR_KINDS, K6_ERROR_CODE } from './error-codes.ts';
 export type { ErrorKind } from './error-codes.ts';
 export { DURATION_BUCKETS_SECONDS } from './metrics.ts';
-export { LATE_START_BOUND_MS } from './constant-arrival-rate.ts';
+export { LATE_START_BOUND_MS } from './scenario-run.ts';
+export { EXECUTOR_DEFAULTS } from './resolve.ts';
+export type { ResolvedSchedule, ResolvedStage, ResolvedCheck } from './resolve.ts';
+export type { CheckCounts } from './results.ts';
 export { DEFAULT_SELF_HEALTH_THRESHOLDS } from './self-health.ts';

@@ -47,6 +47,8 @@ export class EngineMetrics {
   private readonly series: Map<number, RequestSeries>[];
   private readonly scenarioLabel: string;
   private readonly specLabels: string[];
+  /** Per request spec, per check: label set without braces, passes, fails. */
+  private readonly checkSeries: { labels: string; passes: number; fails: number }[][];
 
   constructor(private readonly scenario: ResolvedScenario) {
     this.scenarioLabel = `scenario="${escapeLabelValue(scenario.name)}"`;
@@ -57,6 +59,17 @@ export class EngineMetrics {
       (request) => `${this.scenarioLabel},name="${escapeLabelValue(request.name)}",method="${request.method}"${tagLabels}`,
     );
     this.series = scenario.requests.map(() => new Map<number, RequestSeries>());
+    this.checkSeries = scenario.requests.map((request, i) =>
+      request.checks.map((check) => ({ labels: `${this.specLabels[i]},check="${escapeLabelValue(check.name)}"`, passes: 0, fails: 0 })),
+    );
+  }
+
+  /** Counts one evaluation of check `checkIndex` of spec `specIndex`. */
+  recordCheck(specIndex: number, checkIndex: number, passed: boolean): void {
+    const series = this.checkSeries[specIndex]?.[checkIndex];
+    if (series === undefined) throw new RangeError(`no check #${checkIndex} on request spec #${specIndex} in scenario ${this.scenario.name}`);
+    if (passed) series.passes += 1;
+    else series.fails += 1;
   }
 
   /**
@@ -87,49 +100,64 @@ export class EngineMetrics {
 
   /** The exposition, version 0.0.4 of the text format. */
   render(): string {
-    const lines: string[] = [];
-    lines.push(
-      '# HELP k6_http_reqs_total HTTP requests completed, failed ones included.',
-      '# TYPE k6_http_reqs_total counter',
-    );
-    for (const bySpec of this.series) for (const series of bySpec.values()) lines.push(`k6_http_reqs_total${series.reqsLabels} ${series.count}`);
+    return renderExposition([this]);
+  }
 
-    lines.push(
-      '# HELP k6_http_req_duration_seconds HTTP request latency measured from the scheduled start of the iteration (no coordinated omission).',
-      '# TYPE k6_http_req_duration_seconds histogram',
-    );
+  /** Adds this scenario's samples to `families` (family name → HELP/TYPE header and sample lines). */
+  collect(families: MetricFamilies): void {
+    const add = (name: string, help: string, type: string, sampleLines: readonly string[]): void => {
+      let family = families.get(name);
+      if (family === undefined) {
+        family = { header: [`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`], lines: [] };
+        families.set(name, family);
+      }
+      family.lines.push(...sampleLines);
+    };
+    const reqs: string[] = [];
+    for (const bySpec of this.series) for (const series of bySpec.values()) reqs.push(`k6_http_reqs_total${series.reqsLabels} ${series.count}`);
+    add('k6_http_reqs_total', 'HTTP requests completed, failed ones included.', 'counter', reqs);
+
+    const durations: string[] = [];
     for (const [labels, merged] of this.mergedDurations()) {
       let cumulative = 0;
       merged.buckets.forEach((count, i) => {
         cumulative += count;
-        lines.push(`k6_http_req_duration_seconds_bucket{${labels},le="${BUCKET_LABELS[i]}"} ${cumulative}`);
+        durations.push(`k6_http_req_duration_seconds_bucket{${labels},le="${BUCKET_LABELS[i]}"} ${cumulative}`);
       });
-      lines.push(`k6_http_req_duration_seconds_sum{${labels}} ${merged.sumSeconds}`);
-      lines.push(`k6_http_req_duration_seconds_count{${labels}} ${merged.count}`);
+      durations.push(`k6_http_req_duration_seconds_sum{${labels}} ${merged.sumSeconds}`);
+      durations.push(`k6_http_req_duration_seconds_count{${labels}} ${merged.count}`);
+    }
+    add('k6_http_req_duration_seconds', 'HTTP request latency measured from the scheduled start of the iteration (no coordinated omission).', 'histogram', durations);
+
+    // k6's `checks` is a Rate; its Prometheus remote-write output sends it as the gauge
+    // k6_checks_rate (passes / evaluations). A ratio since the start cannot be windowed per phase,
+    // so the counters below carry the same information in a form increase() can use:
+    // sum(increase(k6_checks_total{result="pass"}[w])) / sum(increase(k6_checks_total[w])).
+    const checkTotals: string[] = [];
+    const checkRates: string[] = [];
+    for (const bySpec of this.checkSeries) {
+      for (const series of bySpec) {
+        checkTotals.push(`k6_checks_total{${series.labels},result="pass"} ${series.passes}`, `k6_checks_total{${series.labels},result="fail"} ${series.fails}`);
+        const evaluated = series.passes + series.fails;
+        checkRates.push(`k6_checks_rate{${series.labels}} ${evaluated === 0 ? 0 : series.passes / evaluated}`);
+      }
+    }
+    if (checkTotals.length > 0) {
+      add('k6_checks_total', 'Check evaluations by result (pass, fail); a failed check is not an HTTP error.', 'counter', checkTotals);
+      add('k6_checks_rate', 'Share of check evaluations that passed since the start (k6 remote-write name of the checks rate).', 'gauge', checkRates);
     }
 
     const scenario = `{${this.scenarioLabel}}`;
-    lines.push(
-      '# HELP k6_iterations_total Iterations completed.',
-      '# TYPE k6_iterations_total counter',
-      `k6_iterations_total${scenario} ${this.iterations}`,
-      '# HELP k6_dropped_iterations_total Iterations that were due but not started: no free VU, or too late.',
-      '# TYPE k6_dropped_iterations_total counter',
-      `k6_dropped_iterations_total${scenario} ${this.dropped}`,
-      '# HELP k6_vus Iterations in flight.',
-      '# TYPE k6_vus gauge',
-      `k6_vus${scenario} ${this.gauges.vus}`,
-      '# HELP k6_vus_max VUs allocated.',
-      '# TYPE k6_vus_max gauge',
-      `k6_vus_max${scenario} ${this.gauges.vusMax}`,
-      '# HELP resilience_engine_event_loop_lag_seconds Largest event-loop delay of the load engine over the last sampling interval.',
-      '# TYPE resilience_engine_event_loop_lag_seconds gauge',
+    add('k6_iterations_total', 'Iterations completed.', 'counter', [`k6_iterations_total${scenario} ${this.iterations}`]);
+    add('k6_dropped_iterations_total', 'Iterations that were due but not started: no free VU, or too late.', 'counter', [`k6_dropped_iterations_total${scenario} ${this.dropped}`]);
+    add('k6_vus', 'Iterations in flight.', 'gauge', [`k6_vus${scenario} ${this.gauges.vus}`]);
+    add('k6_vus_max', 'VUs allocated.', 'gauge', [`k6_vus_max${scenario} ${this.gauges.vusMax}`]);
+    add('resilience_engine_event_loop_lag_seconds', 'Largest event-loop delay of the load engine over the last sampling interval.', 'gauge', [
       `resilience_engine_event_loop_lag_seconds${scenario} ${this.gauges.eventLoopLagSeconds}`,
-      '# HELP resilience_engine_cpu_utilization Load engine process CPU time over wall time in the last sampling interval.',
-      '# TYPE resilience_engine_cpu_utilization gauge',
+    ]);
+    add('resilience_engine_cpu_utilization', 'Load engine process CPU time over wall time in the last sampling interval.', 'gauge', [
       `resilience_engine_cpu_utilization${scenario} ${this.gauges.cpuUtilization}`,
-    );
-    return `${lines.join('\n')}\n`;
+    ]);
   }
 
   private newSeries(specIndex: number, status: number, errorCode: number): RequestSeries {
@@ -162,4 +190,19 @@ export class EngineMetrics {
 /** Escapes a label value for the text format: backslash, double quote and newline. */
 export function escapeLabelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+/** Metric families being rendered, in first-seen order: each HELP/TYPE header written once. */
+export type MetricFamilies = Map<string, { header: string[]; lines: string[] }>;
+
+/**
+ * One exposition for several scenarios' metrics: each family's HELP and TYPE once, then every
+ * scenario's samples (Prometheus rejects a family whose TYPE appears twice).
+ */
+export function renderExposition(metrics: readonly EngineMetrics[]): string {
+  const families: MetricFamilies = new Map();
+  for (const m of metrics) m.collect(families);
+  const lines: string[] = [];
+  for (const family of families.values()) lines.push(...family.header, ...family.lines);
+  return `${lines.join('\n')}\n`;
 }

@@ -61,7 +61,7 @@ describe('resolveScenario', () => {
   it('reports every problem at once, each naming its field', () => {
     const problems = problemsOf({
       name: '',
-      executor: 'ramping-vus',
+      executor: 'constant-arrival-rate',
       rate: 0,
       duration: '20',
       preAllocatedVUs: 5,
@@ -75,7 +75,6 @@ describe('resolveScenario', () => {
     });
     const expected = [
       /^name: must be a non-empty string$/,
-      /^executor: "ramping-vus" is not supported/,
       /^rate: must be a positive number/,
       /^duration: invalid duration "20"/,
       /^gracefulStop: invalid duration "soon"/,
@@ -96,5 +95,54 @@ describe('resolveScenario', () => {
     expect(problemsOf({ ...valid, requests: [] })).toEqual(['requests: must list at least one request']);
     expect(() => resolveScenario(valid, { rate: -5 })).toThrow(/rate override: must be a positive number of iterations per second, got -5/);
     expect(() => resolveScenario(valid, { durationMs: 0 })).toThrow(/duration override: must be a positive number of milliseconds, got 0/);
+  });
+
+  it('names an unknown executor and lists the known ones', () => {
+    expect(problemsOf({ ...valid, executor: 'externally-controlled' })).toEqual([
+      'executor: "externally-controlled" is not one of "constant-arrival-rate", "ramping-arrival-rate", "constant-vus", "ramping-vus", "per-vu-iterations", "shared-iterations"',
+    ]);
+  });
+
+  const requests = valid.requests;
+  it('resolves every executor with k6’s defaults', () => {
+    const perVu = resolveScenario({ name: 'p', executor: 'per-vu-iterations', requests });
+    expect(perVu).toMatchObject({ schedule: { model: 'closed', vus: 1, iterations: 1 }, durationMs: 600_000, plannedIterations: 1, maxVUs: 1, gracefulStopMs: 30_000, startTimeMs: 0 });
+    expect(resolveScenario({ name: 's', executor: 'shared-iterations', vus: 4, iterations: 10, startTime: '5s', requests })).toMatchObject({ plannedIterations: 10, maxVUs: 4, startTimeMs: 5_000 });
+    expect(resolveScenario({ name: 'v', executor: 'per-vu-iterations', vus: 3, iterations: 4, requests }).plannedIterations).toBe(12);
+    expect(resolveScenario({ name: 'c', executor: 'constant-vus', vus: 5, duration: '1m', requests })).toMatchObject({ schedule: { vus: 5 }, durationMs: 60_000, maxVUs: 5, ratePerSec: 0 });
+    const ramping = resolveScenario({ name: 'r', executor: 'ramping-vus', stages: [{ duration: '10s', target: 8 }, { duration: '5s', target: 2 }], requests });
+    expect(ramping).toMatchObject({ schedule: { startVUs: 1, gracefulRampDownMs: 30_000 }, durationMs: 15_000, maxVUs: 8 });
+    const arrival = resolveScenario({ name: 'a', executor: 'ramping-arrival-rate', timeUnit: '1m', preAllocatedVUs: 2, stages: [{ duration: '10s', target: 600 }, { duration: '10s', target: 600 }], requests });
+    // 0 → 10/s over 10 s (50 iterations), then 10/s for 10 s (100).
+    expect(arrival).toMatchObject({ schedule: { startRatePerSec: 0 }, ratePerSec: 10, durationMs: 20_000, plannedIterations: 150, maxVUs: 2 });
+  });
+
+  it('scales ramping-arrival-rate stages for overrides, and rejects overrides for the VU executors', () => {
+    const def: ScenarioDefinition = { name: 'a', executor: 'ramping-arrival-rate', startRate: 10, preAllocatedVUs: 2, stages: [{ duration: '10s', target: 50 }, { duration: '30s', target: 10 }], requests };
+    const resolved = resolveScenario(def, { rate: 100, durationMs: 4_000 });
+    expect(resolved.schedule).toEqual({ model: 'open', executor: 'ramping-arrival-rate', startRatePerSec: 20, stages: [{ durationMs: 1_000, target: 100 }, { durationMs: 3_000, target: 20 }] });
+    expect(resolved.ratePerSec).toBe(100);
+    expect(() => resolveScenario({ name: 'c', executor: 'constant-vus', vus: 1, duration: '1s', requests }, { rate: 5 })).toThrow(/overrides \(--rate\/--duration\): only the arrival-rate executors can be overridden, scenario "c" uses constant-vus/);
+  });
+
+  it('reports every executor option problem with its field', () => {
+    expect(problemsOf({ name: 'r', executor: 'ramping-vus', startVUs: -1, gracefulRampDown: 'x', stages: [{ duration: 'later', target: 1.5 }], requests })).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^startVUs: must be an integer ≥ 0, got -1$/),
+        expect.stringMatching(/^stages\[0\]\.duration: invalid duration "later"/),
+        expect.stringMatching(/^stages\[0\]\.target: must be a whole number of VUs, got 1\.5$/),
+        expect.stringMatching(/^gracefulRampDown: invalid duration "x"/),
+      ]),
+    );
+    expect(problemsOf({ name: 'r', executor: 'ramping-arrival-rate', preAllocatedVUs: 1, stages: [], requests })).toEqual([expect.stringMatching(/^stages: must list at least one stage/)]);
+    expect(problemsOf({ name: 'r', executor: 'ramping-arrival-rate', preAllocatedVUs: 1, stages: [{ duration: '1s', target: 0 }], requests })).toEqual([expect.stringMatching(/^stages: every target and startRate are 0/)]);
+    expect(problemsOf({ name: 's', executor: 'shared-iterations', vus: 5, iterations: 2, requests })).toEqual([expect.stringMatching(/^iterations \(2\) must be ≥ vus \(5\)/)]);
+    expect(problemsOf({ name: 'p', executor: 'per-vu-iterations', vus: 0, iterations: 1.5, maxDuration: '0', requests })).toEqual([
+      'vus: must be an integer ≥ 1, got 0',
+      'iterations: must be an integer ≥ 1, got 1.5',
+      'maxDuration: must be longer than 0',
+    ]);
+    expect(problemsOf({ name: 'c', executor: 'constant-vus', vus: 2, duration: '1s', startTime: 'soon', requests })).toEqual([expect.stringMatching(/^startTime: invalid duration "soon"/)]);
+    expect(problemsOf({ ...valid, requests: [{ ...requests[0], checks: { ok: 'yes' } }] })).toEqual([expect.stringMatching(/checks\["ok"\]: must be a function/)]);
   });
 });

@@ -5,9 +5,22 @@
 import type { ErrorKind } from './error-codes.ts';
 import type { LatencyPercentilesMs } from './latency.ts';
 
-export interface LoadSummary {
+/** Pass/fail counts of one named check of one request (k6's `checks` metric, per `check` tag). */
+export interface CheckCounts {
   scenario: string;
-  /** Target arrival rate, iterations per second. */
+  /** The request's `name`. */
+  request: string;
+  check: string;
+  passes: number;
+  fails: number;
+}
+
+export interface LoadSummary {
+  /** The scenario's name; with several scenarios, their names joined by `+`. */
+  scenario: string;
+  /** The executor; `"multiple"` when the summary adds up several scenarios. */
+  executor: string;
+  /** Target arrival rate, iterations per second (0 for closed-model executors; summed over scenarios). */
   targetRate: number;
   /** How long iterations were started for: the scenario's duration, or less when aborted. */
   durationMs: number;
@@ -31,6 +44,10 @@ export interface LoadSummary {
   achievedRatePerSec: number;
   /** Latency of finished requests (failures included), from each iteration's scheduled start. */
   latencyMs: LatencyPercentilesMs;
+  /** Per request and check: passes and fails. A failed check is not an error. Empty without checks. */
+  checks: CheckCounts[];
+  /** With several scenarios: each one's own summary (absent for a single scenario). */
+  perScenario?: LoadSummary[];
   selfHealth: {
     maxEventLoopLagMs: number;
     meanCpuUtilization: number;

@@ -1,5 +1,6 @@
 import { formatDuration } from '../util/duration.ts';
 import type { RunPlan } from '../pipeline/plan.ts';
+import type { ResolvedScenario } from '../../scenarios/engine/resolve.ts';
 
 /** The plan as people read it: what will start, what will be injected when, what will be judged how. */
 export function formatPlan(plan: RunPlan): string {
@@ -15,15 +16,19 @@ export function formatPlan(plan: RunPlan): string {
   if (t.api.latencyMs > 0) lines.push(`  api artificial latency: ${formatDuration(t.api.latencyMs)} ± ${formatDuration(t.api.latencyJitterMs)}`);
   lines.push('');
   lines.push(`Load: scenario ${scenario.name} (${suite.load.scenarioFile}), embedded engine`);
-  lines.push(`  ${scenario.executor}: ${scenario.ratePerSec}/s for ${formatDuration(scenario.durationMs)} (${scenario.plannedIterations} iterations), maxVUs ${scenario.maxVUs}`);
+  lines.push(`  ${describeSchedule(scenario)}`);
   for (const r of scenario.requests) lines.push(`  - ${r.name} (weight ${r.weight})`);
   lines.push('');
   lines.push('Chaos schedule (offsets from the start of load):');
   if (plan.schedule.length === 0) lines.push('  none');
   for (const x of plan.schedule) {
-    lines.push(
-      `  ${formatDuration(x.startAfterMs)} → ${formatDuration(x.startAfterMs + x.durationMs)}  ${x.name}: ${x.experiment} on ${Object.entries(x.selector).map(([k, v]) => `${k}=${v}`).join(',')}, every ${formatDuration(x.intervalMs)}, ${x.podsAffectedPerc || 'one pod (0)'}${x.podsAffectedPerc ? '% of pods' : ''}, ${x.force ? 'forced (SIGKILL)' : 'graceful (SIGTERM)'}, ${x.sequence}`,
-    );
+    const tunables = Object.entries(x.definition.env as Record<string, string | number | boolean>)
+      .filter(([key, value]) => value !== '' && key !== 'TOTAL_CHAOS_DURATION')
+      .map(([key, value]) => `${key}=${String(value)}`)
+      .join(' ');
+    lines.push(`  ${formatDuration(x.startAfterMs)} → ${formatDuration(x.startAfterMs + x.durationMs)}  ${x.name}: ${x.experiment} on ${Object.entries(x.selector).map(([k, v]) => `${k}=${v}`).join(',')}${x.source === 'config' ? '' : ` (from ${x.source})`}`);
+    lines.push(`      hits: ${plan.targets[x.name] ?? 'unknown'}`);
+    lines.push(`      tunables: ${tunables}`);
   }
   lines.push('');
   lines.push('Phases:');
@@ -46,4 +51,23 @@ export function formatPlan(plan: RunPlan): string {
     if (a) lines.push(`  Argo Rollouts AnalysisTemplate ${a.template.name}: metrics ${a.template.metrics.map((m) => m.name).join(', ')}`);
   }
   return lines.join('\n');
+}
+
+/** One line per executor, in k6's terms: what starts when, and how much concurrency it may take. */
+function describeSchedule(scenario: ResolvedScenario): string {
+  const s = scenario.schedule;
+  const start = scenario.startTimeMs > 0 ? `, from ${formatDuration(scenario.startTimeMs)}` : '';
+  const stages = (list: readonly { durationMs: number; target: number }[], unit: string): string => list.map((st) => `${st.target}${unit} over ${formatDuration(st.durationMs)}`).join(' → ');
+  switch (s.executor) {
+    case 'constant-arrival-rate':
+      return `constant-arrival-rate: ${scenario.ratePerSec}/s for ${formatDuration(scenario.durationMs)} (${scenario.plannedIterations} iterations), maxVUs ${scenario.maxVUs}${start}`;
+    case 'ramping-arrival-rate':
+      return `ramping-arrival-rate: from ${s.startRatePerSec}/s, ${stages(s.stages, '/s')} (${scenario.plannedIterations} iterations), maxVUs ${scenario.maxVUs}${start}`;
+    case 'constant-vus':
+      return `constant-vus: ${s.vus} VUs for ${formatDuration(scenario.durationMs)} (closed model)${start}`;
+    case 'ramping-vus':
+      return `ramping-vus: from ${s.startVUs} VUs, ${stages(s.stages, ' VUs')} (closed model)${start}`;
+    default:
+      return `${s.executor}: ${s.vus} VUs, ${s.iterations} iterations, at most ${formatDuration(scenario.durationMs)} (closed model)${start}`;
+  }
 }

@@ -11,7 +11,8 @@ import { writeReports } from '../../reports/reporter.ts';
 import { redactSecrets } from '../../reports/redact.ts';
 import { gateRun } from '../../reports/gate.ts';
 import { readHistory, recordRun } from '../../reports/history.ts';
-import { RESULT_SCHEMA_VERSION, type RunResult } from '../../reports/result.ts';
+import { RESULT_SCHEMA_VERSION, type LoadResult, type RunResult } from '../../reports/result.ts';
+import type { LoadSummary } from '../../scenarios/engine/results.ts';
 import type { Progress } from '../cli/progress.ts';
 import { ConfigError } from '../config/errors.ts';
 import { ExitCode, type ExitCodeValue } from '../exit-codes.ts';
@@ -86,7 +87,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     status: decision.status,
     phases: ctx.phases,
     slos: ctx.slos,
-    ...(ctx.load ? { load: { driver: 'engine' as const, ...ctx.load } } : {}),
+    ...(ctx.load ? { load: loadResultOf(ctx.load) } : {}),
     experiments: ctx.experiments,
     ...(ctx.breach ? { breach: ctx.breach } : {}),
     recovery: ctx.recovery,
@@ -144,4 +145,10 @@ function environment(): RunResult['environment'] {
   }
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
   return { node: process.version, platform: `${os.type()} ${os.release()} ${os.arch()}`, hostname: os.hostname(), harnessVersion: pkg.version, ...(gitCommit ? { gitCommit } : {}) };
+}
+
+/** The load summary as result.json keeps it: per-scenario breakdowns stay out (the totals and checks say enough). */
+function loadResultOf(summary: LoadSummary): LoadResult {
+  const { perScenario: _perScenario, ...rest } = summary;
+  return { driver: 'engine', ...rest };
 }

@@ -1,21 +1,31 @@
 /**
- * k6's constant-arrival-rate executor, open model: iteration i is due at start + i · interval
- * whatever the system's latency. One timer loop starts every due iteration (in batches when the loop
- * wakes up late), and latency is measured from the iteration's scheduled start, not from when it
- * was sent, so a stalled server shows up in the percentiles instead of slowing the load down
- * (no coordinated omission). An iteration that finds every VU busy, or that is more than the
- * lateness bound behind schedule, is not sent but counted as dropped.
+ * Runs one scenario, whatever its executor: the shared core of every k6 executor the engine has.
  *
+ * Open model (constant- and ramping-arrival-rate): iteration i is due at the time the schedule
+ * gives it (schedules.ts) whatever the system's latency. One timer loop starts every due iteration
+ * (in batches when the loop wakes up late), and latency is measured from the iteration's scheduled
+ * start, not from when it was sent, so a stalled server shows up in the percentiles instead of
+ * slowing the load down (no coordinated omission). An iteration that finds every VU busy, or that
+ * is more than the lateness bound behind schedule, is not sent but counted as dropped.
+ *
+ * Closed model (constant-vus, ramping-vus, per-vu-iterations, shared-iterations): each active VU
+ * starts its next iteration as soon as its last one ended, until the duration, its iteration
+ * budget, or a ramp-down stops it; latency counts from the iteration's start.
+ *
+ * Shared by both: request sending, checks, metrics, per-request timeouts, the graceful stop
+ * (in-flight iterations then count as interrupted) and the summary.
  * Accounting invariant, also on abort and close: scheduled = requests + dropped + interrupted.
  */
 import type { Dispatcher } from 'undici';
-import type { IterationContext } from '../types.ts';
+import type { CheckResponse, IterationContext } from '../types.ts';
 import { RequestTimeoutError, classifyNetworkError, httpErrorCode } from './error-codes.ts';
 import type { ErrorKind } from './error-codes.ts';
 import type { LatencyRecorder, RateWindow } from './latency.ts';
 import type { EngineMetrics } from './metrics.ts';
-import type { ResolvedRequest, ResolvedScenario } from './resolve.ts';
-import type { LiveStats, LoadSummary } from './results.ts';
+import type { ResolvedRequest, ResolvedScenario, ResolvedSchedule } from './resolve.ts';
+import type { CheckCounts, LiveStats, LoadSummary } from './results.ts';
+import { activeVusAt, arrivalTimes } from './schedules.ts';
+import type { ArrivalTimes } from './schedules.ts';
 import { SelfHealthMonitor, judgeOverload } from './self-health.ts';
 
 /** An iteration starting later than this behind its schedule is dropped rather than sent. */
@@ -23,7 +33,7 @@ export const LATE_START_BOUND_MS = 1_000;
 /** The timer loop wakes at least this often, to enforce request timeouts and the graceful stop. */
 const MAX_TICK_MS = 10;
 
-export interface ArrivalRateRunOptions {
+export interface ScenarioRunOptions {
   scenario: ResolvedScenario;
   dispatcher: Dispatcher;
   /** Path prefix of the base URL ('' or '/prefix'). */
@@ -31,6 +41,8 @@ export interface ArrivalRateRunOptions {
   setupData: unknown;
   metrics: EngineMetrics;
   latency: LatencyRecorder;
+  /** Also records every latency here (the engine's figures over all scenarios). */
+  overallLatency?: LatencyRecorder;
   rateWindow: RateWindow;
   lateStartBoundMs?: number;
   selfHealthIntervalMs?: number;
@@ -40,7 +52,7 @@ export interface ArrivalRateRunOptions {
 class IterationInterruptedError extends Error {
   readonly code = 'RESILIENCE_ITERATION_INTERRUPTED';
   constructor() {
-    super('iteration interrupted at the end of the graceful stop');
+    super('iteration interrupted at the end of the graceful stop or ramp-down');
     this.name = 'IterationInterruptedError';
   }
 }
@@ -51,13 +63,18 @@ class IterationInterruptedError extends Error {
  */
 class InFlightRequest implements Dispatcher.DispatchHandler {
   status = 0;
+  /** When a ramp-down removed this request's VU: the end of its gracefulRampDown. */
+  interruptAt = Number.POSITIVE_INFINITY;
+  /** Response headers and body, collected only when the request has checks to run on them. */
+  headers: Record<string, string | string[] | undefined> | undefined;
+  chunks: Buffer[] | undefined;
   /** Set once the outcome is counted (finished, timed out or interrupted); later callbacks are ignored. */
   settled = false;
   private abortRequest: ((error?: Error) => void) | undefined;
   private cancelReason: Error | undefined;
 
   constructor(
-    private readonly run: ArrivalRateRun,
+    private readonly run: ScenarioRun,
     readonly spec: ResolvedRequest,
     readonly scheduledAt: number,
     readonly vu: number,
@@ -77,12 +94,23 @@ class InFlightRequest implements Dispatcher.DispatchHandler {
     else this.abortRequest = abort;
   }
 
-  onHeaders(statusCode: number): boolean {
+  onHeaders(statusCode: number, rawHeaders: Buffer[]): boolean {
     this.status = statusCode;
+    if (this.spec.checks.length > 0) {
+      this.chunks = [];
+      this.headers = {};
+      for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+        const key = String(rawHeaders[i]).toLowerCase();
+        const value = String(rawHeaders[i + 1]);
+        const previous = this.headers[key];
+        this.headers[key] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+      }
+    }
     return true;
   }
 
-  onData(): boolean {
+  onData(chunk: Buffer): boolean {
+    this.chunks?.push(chunk);
     return true;
   }
 
@@ -90,20 +118,50 @@ class InFlightRequest implements Dispatcher.DispatchHandler {
     this.run.complete(this, this.status, undefined);
   }
 
+  /** The response as the request's checks see it (status 0 and no body after a network error). */
+  checkResponse(status: number): CheckResponse {
+    const body = this.chunks === undefined ? '' : Buffer.concat(this.chunks).toString('utf8');
+    let parsed: { value: unknown } | undefined;
+    return {
+      status,
+      headers: this.headers ?? {},
+      body,
+      json(): unknown {
+        if (parsed === undefined) {
+          try {
+            parsed = { value: JSON.parse(body) as unknown };
+          } catch {
+            parsed = { value: undefined };
+          }
+        }
+        return parsed.value;
+      },
+    };
+  }
+
   onError(error: Error): void {
     this.run.complete(this, 0, error);
   }
 }
 
-export class ArrivalRateRun {
+export class ScenarioRun {
   private readonly scenario: ResolvedScenario;
   private readonly lateStartBoundMs: number;
   private readonly monitor: SelfHealthMonitor;
   private readonly context: IterationContext<unknown>;
+  private readonly schedule: ResolvedSchedule;
+  /** Due times, for the open-model executors only. */
+  private readonly arrivals: ArrivalTimes | undefined;
 
   // Schedule.
   private startAt = 0;
+  /** Open model: the next iteration index to come due. */
   private nextIndex = 0;
+  /** Iterations started or dropped: the summary's `scheduled`. */
+  private scheduled = 0;
+  /** Iterations each VU has started (index vu-1): k6's __ITER of its next iteration. */
+  private readonly iterationsByVu: number[] = [];
+  private wakePending = false;
   private stopping = false;
   private stoppedSchedulingAt = 0;
   private gracefulDeadline = Number.POSITIVE_INFINITY;
@@ -127,23 +185,32 @@ export class ArrivalRateRun {
   private droppedNoVu = 0;
   private droppedLate = 0;
   private interrupted = 0;
+  /** Per request spec, per check: [passes, fails]. */
+  private readonly checkCounts: [number, number][][];
 
   private resolveDone: (summary: LoadSummary) => void = () => undefined;
   private readonly done: Promise<LoadSummary>;
 
-  constructor(private readonly options: ArrivalRateRunOptions) {
+  constructor(private readonly options: ScenarioRunOptions) {
     this.scenario = options.scenario;
+    this.schedule = options.scenario.schedule;
+    this.arrivals = this.schedule.model === 'open' ? arrivalTimes(this.schedule) : undefined;
+    this.checkCounts = this.scenario.requests.map((request) => request.checks.map((): [number, number] => [0, 0]));
     this.lateStartBoundMs = options.lateStartBoundMs ?? LATE_START_BOUND_MS;
     this.monitor = new SelfHealthMonitor(options.metrics.gauges, options.selfHealthIntervalMs);
     this.done = new Promise((resolve) => (this.resolveDone = resolve));
     for (let vu = this.scenario.preAllocatedVUs; vu >= 1; vu--) this.freeVus.push(vu);
     this.allocatedVus = this.scenario.preAllocatedVUs;
-    for (let i = 0; i < this.allocatedVus; i++) this.slots.push(undefined);
+    for (let i = 0; i < this.allocatedVus; i++) {
+      this.slots.push(undefined);
+      this.iterationsByVu.push(0);
+    }
     options.metrics.gauges.vusMax = this.allocatedVus;
     const random = Math.random;
     this.context = {
       iteration: 0,
       vu: 0,
+      iterationInVU: 0,
       data: options.setupData,
       random,
       pick<T>(items: readonly T[]): T {
@@ -223,6 +290,8 @@ export class ArrivalRateRun {
     }
     this.options.metrics.recordRequest(request.spec.index, status, errorCode, latencyMs / 1000);
     this.options.latency.recordMs(latencyMs);
+    this.options.overallLatency?.recordMs(latencyMs);
+    if (request.spec.checks.length > 0) this.runChecks(request, status);
     this.requests += 1;
     this.statusCounts.set(status, (this.statusCounts.get(status) ?? 0) + 1);
     if (kind !== undefined) {
@@ -231,6 +300,36 @@ export class ArrivalRateRun {
     }
     this.releaseVu(request);
     if (this.stopping && this.inFlight === 0) this.finish();
+    else if (this.schedule.model === 'closed' && !this.stopping) this.wakeSoon();
+  }
+
+  /** Runs the request's checks; a check that throws counts as failed. Never affects `errors`. */
+  private runChecks(request: InFlightRequest, status: number): void {
+    const response = request.checkResponse(status);
+    const counts = this.checkCounts[request.spec.index] ?? [];
+    request.spec.checks.forEach((check, i) => {
+      let passed: boolean;
+      try {
+        passed = check.test(response) === true;
+      } catch {
+        passed = false;
+      }
+      const pair = counts[i];
+      if (pair !== undefined) pair[passed ? 0 : 1] += 1;
+      this.options.metrics.recordCheck(request.spec.index, i, passed);
+    });
+  }
+
+  /** Closed model: a VU just freed up; start its next iteration on the next turn of the event loop (not recursively). */
+  private wakeSoon(): void {
+    if (this.wakePending || this.finished) return;
+    this.wakePending = true;
+    setImmediate(() => {
+      this.wakePending = false;
+      if (this.finished) return;
+      clearTimeout(this.timer);
+      this.tick();
+    });
   }
 
   private tick(): void {
@@ -238,14 +337,8 @@ export class ArrivalRateRun {
     if (this.finished) return;
     const now = performance.now();
     if (!this.stopping) {
-      const { plannedIterations, intervalMs, durationMs } = this.scenario;
-      while (this.nextIndex < plannedIterations) {
-        const dueAt = this.startAt + this.nextIndex * intervalMs;
-        if (dueAt > now) break;
-        this.startOrDrop(this.nextIndex, dueAt, now);
-        this.nextIndex += 1;
-      }
-      if (this.nextIndex >= plannedIterations && now - this.startAt >= durationMs) this.stopScheduling(this.startAt + durationMs);
+      if (this.arrivals !== undefined) this.startDueArrivals(this.arrivals, now);
+      else this.driveVus(now);
     }
     if (now - this.lastSweepAt >= MAX_TICK_MS) {
       this.lastSweepAt = now;
@@ -263,10 +356,70 @@ export class ArrivalRateRun {
     this.scheduleTick(now);
   }
 
+  /** Open model: starts (or drops) every iteration that has come due, in schedule order. */
+  private startDueArrivals(arrivals: ArrivalTimes, now: number): void {
+    const { plannedIterations, durationMs } = this.scenario;
+    // Bounded by plannedIterations, and by `now` within one tick.
+    while (this.nextIndex < plannedIterations) {
+      const dueAt = this.startAt + arrivals.offsetMs(this.nextIndex);
+      if (dueAt > now) break;
+      this.startOrDrop(this.nextIndex, dueAt, now);
+      this.nextIndex += 1;
+    }
+    if (this.nextIndex >= plannedIterations && now - this.startAt >= durationMs) this.stopScheduling(this.startAt + durationMs);
+  }
+
+  /**
+   * Closed model: every active VU without an iteration in flight starts its next one (within its
+   * budget); VUs above the ramp's target finish theirs within gracefulRampDown.
+   */
+  private driveVus(now: number): void {
+    const schedule = this.schedule;
+    if (schedule.model !== 'closed') return;
+    const elapsed = now - this.startAt;
+    if (elapsed >= this.scenario.durationMs) return this.stopScheduling(this.startAt + this.scenario.durationMs);
+    const active = Math.min(this.scenario.maxVUs, activeVusAt(schedule, elapsed));
+    const rampDownMs = schedule.executor === 'ramping-vus' ? schedule.gracefulRampDownMs : 0;
+    for (let vu = 1; vu <= this.scenario.maxVUs; vu++) {
+      const request = this.slots[vu - 1];
+      if (vu > active) {
+        if (request !== undefined && request.interruptAt === Number.POSITIVE_INFINITY) request.interruptAt = now + rampDownMs;
+        continue;
+      }
+      if (request !== undefined) {
+        request.interruptAt = Number.POSITIVE_INFINITY;
+        continue;
+      }
+      if (!this.hasBudget(vu)) continue;
+      // Take this VU out of the free list: closed-model VUs are addressed by number.
+      const free = this.freeVus.indexOf(vu);
+      if (free >= 0) this.freeVus.splice(free, 1);
+      this.startIteration(this.scheduled, vu, now);
+    }
+    if (this.budgetExhausted()) this.stopScheduling(now);
+  }
+
+  private hasBudget(vu: number): boolean {
+    const schedule = this.schedule;
+    if (schedule.executor === 'per-vu-iterations') return (this.iterationsByVu[vu - 1] ?? 0) < schedule.iterations;
+    if (schedule.executor === 'shared-iterations') return this.scheduled < schedule.iterations;
+    return true;
+  }
+
+  private budgetExhausted(): boolean {
+    const schedule = this.schedule;
+    if (schedule.executor === 'per-vu-iterations' || schedule.executor === 'shared-iterations') return this.scheduled >= this.scenario.plannedIterations;
+    return false;
+  }
+
   private scheduleTick(now: number): void {
+    clearTimeout(this.timer);
     let wakeAt = now + MAX_TICK_MS;
     if (!this.stopping) {
-      const nextDueAt = this.nextIndex < this.scenario.plannedIterations ? this.startAt + this.nextIndex * this.scenario.intervalMs : this.startAt + this.scenario.durationMs;
+      const nextDueAt =
+        this.arrivals !== undefined && this.nextIndex < this.scenario.plannedIterations
+          ? this.startAt + this.arrivals.offsetMs(this.nextIndex)
+          : this.startAt + this.scenario.durationMs;
       wakeAt = Math.min(wakeAt, nextDueAt);
     } else {
       wakeAt = Math.min(wakeAt, this.gracefulDeadline);
@@ -277,18 +430,28 @@ export class ArrivalRateRun {
 
   private startOrDrop(iteration: number, dueAt: number, now: number): void {
     if (now - dueAt > this.lateStartBoundMs) {
+      this.scheduled += 1;
       this.droppedLate += 1;
       this.options.metrics.recordDropped();
       return;
     }
     const vu = this.acquireVu();
     if (vu === 0) {
+      this.scheduled += 1;
       this.droppedNoVu += 1;
       this.options.metrics.recordDropped();
       return;
     }
+    this.startIteration(iteration, vu, dueAt);
+  }
+
+  /** Sends one iteration's request on `vu`, whose slot is free; latency counts from `scheduledAt`. */
+  private startIteration(iteration: number, vu: number, scheduledAt: number): void {
+    this.scheduled += 1;
+    const iterationInVU = this.iterationsByVu[vu - 1] ?? 0;
+    this.iterationsByVu[vu - 1] = iterationInVU + 1;
     const spec = this.pickRequest();
-    const request = new InFlightRequest(this, spec, dueAt, vu, performance.now() + spec.timeoutMs);
+    const request = new InFlightRequest(this, spec, scheduledAt, vu, performance.now() + spec.timeoutMs);
     this.slots[vu - 1] = request;
     this.inFlight += 1;
     this.options.metrics.gauges.vus = this.inFlight;
@@ -297,6 +460,7 @@ export class ArrivalRateRun {
     try {
       this.context.iteration = iteration;
       this.context.vu = vu;
+      this.context.iterationInVU = iterationInVU;
       path = typeof spec.path === 'string' ? spec.path : spec.path(this.context);
       body = spec.body === undefined || typeof spec.body === 'string' ? spec.body : JSON.stringify(spec.body(this.context));
     } catch (error) {
@@ -339,6 +503,7 @@ export class ArrivalRateRun {
     if (this.allocatedVus >= this.scenario.maxVUs) return 0;
     this.allocatedVus += 1;
     this.slots.push(undefined);
+    this.iterationsByVu.push(0);
     this.options.metrics.gauges.vusMax = this.allocatedVus;
     return this.allocatedVus;
   }
@@ -354,7 +519,12 @@ export class ArrivalRateRun {
   private sweepTimeouts(now: number): void {
     if (this.inFlight === 0) return;
     for (const request of this.slots) {
-      if (request === undefined || request.settled || now < request.deadline) continue;
+      if (request === undefined || request.settled) continue;
+      if (now >= request.interruptAt) {
+        this.interrupt(request);
+        continue;
+      }
+      if (now < request.deadline) continue;
       const error = new RequestTimeoutError(request.spec.timeoutMs);
       // Count first (latency at the deadline), then cancel: undici's onError is then ignored.
       this.complete(request, 0, error);
@@ -377,12 +547,16 @@ export class ArrivalRateRun {
 
   private interruptAll(): void {
     for (const request of this.slots) {
-      if (request === undefined || request.settled) continue;
-      request.settled = true;
-      this.interrupted += 1;
-      this.releaseVu(request);
-      request.cancel(new IterationInterruptedError());
+      if (request !== undefined && !request.settled) this.interrupt(request);
     }
+  }
+
+  /** Counts an in-flight iteration as interrupted (not as a request) and cancels it. */
+  private interrupt(request: InFlightRequest): void {
+    request.settled = true;
+    this.interrupted += 1;
+    this.releaseVu(request);
+    request.cancel(new IterationInterruptedError());
   }
 
   private finish(): void {
@@ -393,9 +567,18 @@ export class ArrivalRateRun {
     this.resolveDone(this.summary());
   }
 
+  private checkSummary(): CheckCounts[] {
+    return this.scenario.requests.flatMap((request) =>
+      request.checks.map((check, i) => {
+        const [passes, fails] = this.checkCounts[request.index]?.[i] ?? [0, 0];
+        return { scenario: this.scenario.name, request: request.name, check: check.name, passes, fails };
+      }),
+    );
+  }
+
   private summary(): LoadSummary {
     const readings = this.monitor.stop();
-    const scheduled = this.nextIndex;
+    const scheduled = this.scheduled;
     const dropped = this.droppedNoVu + this.droppedLate;
     const durationMs = Math.max(0, (this.stopping ? this.stoppedSchedulingAt : performance.now()) - this.startAt);
     const verdict = judgeOverload({
@@ -408,6 +591,7 @@ export class ArrivalRateRun {
     });
     return {
       scenario: this.scenario.name,
+      executor: this.scenario.executor,
       targetRate: this.scenario.ratePerSec,
       durationMs,
       scheduled,
@@ -420,6 +604,7 @@ export class ArrivalRateRun {
       interruptedIterations: this.interrupted,
       achievedRatePerSec: durationMs > 0 ? (this.requests * 1000) / durationMs : 0,
       latencyMs: this.options.latency.percentiles(),
+      checks: this.checkSummary(),
       selfHealth: {
         maxEventLoopLagMs: readings.maxEventLoopLagMs,
         meanCpuUtilization: readings.meanCpuUtilization,
