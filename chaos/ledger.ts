@@ -3,7 +3,10 @@ import path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { processStartTime } from '../cluster/targets/local/managed-process.ts';
 import { sleep } from '../scripts/util/wait.ts';
+import { revertChaosEngineEntry, type ChaosEngineStopAction } from './litmus/engine-stop.ts';
 import { removeCgroup, thawCgroup, type CgroupController } from './local/cgroups.ts';
+import { removeContainer } from '../cluster/targets/local/containers/docker.ts';
+import { deleteNetns, deleteNetnsIptablesRule } from './local/netns.ts';
 
 /**
  * How to undo something the harness did, as data, so that a later process (the next run, or
@@ -21,8 +24,22 @@ export type RevertAction =
   | { type: 'cgroup-remove'; controller: CgroupController; path: string; originalCgroup: string }
   /** Thaw a freezer cgroup the harness froze (`freezer.state` ← THAWED). */
   | { type: 'thaw'; path: string }
+  /**
+   * Delete a network namespace the harness created (a lossy hop): the processes still inside it are
+   * stopped first, its veth pair and iptables rules go with it. Already gone = done.
+   */
+  | { type: 'netns-delete'; name: string; hostLink: string }
+  /** Delete an iptables rule (`-D chain …rule`) inside a harness network namespace. Already gone = done. */
+  | { type: 'iptables-delete'; netns: string; chain: string; rule: string[] }
+  /**
+   * Force-remove a container the harness started (`docker rm --force --volumes`). Recorded by
+   * `name` before creation (`id` is '' until Docker assigns it); either identifies it.
+   */
+  | { type: 'container-remove'; id: string; name: string }
   /** Nothing to undo by hand: e.g. a deleted replica is restored by its supervisor, as a Deployment would. */
-  | { type: 'none' };
+  | { type: 'none' }
+  /** Stop (`engineState: stop`) and delete a Litmus ChaosEngine the harness created; 404 = reverted. */
+  | ChaosEngineStopAction;
 
 export interface LedgerEntry {
   id: string;
@@ -147,6 +164,9 @@ async function applyRevert(action: RevertAction): Promise<void> {
   switch (action.type) {
     case 'none':
       return;
+    case 'chaos-engine-stop':
+      await revertChaosEngineEntry(action);
+      return;
     case 'remove-dir':
       // A service started in the dir may not have reached the ledger yet when the harness died
       // (it is recorded once ready): stop whatever still runs from the dir before removing it.
@@ -159,8 +179,17 @@ async function applyRevert(action: RevertAction): Promise<void> {
     case 'cgroup-remove':
       await removeCgroup(action.controller, action.path, action.originalCgroup);
       return;
+    case 'netns-delete':
+      await deleteNetns(action.name, action.hostLink);
+      return;
+    case 'iptables-delete':
+      await deleteNetnsIptablesRule(action.netns, action.chain, action.rule);
+      return;
     case 'thaw':
       thawCgroup(action.path);
+      return;
+    case 'container-remove':
+      await removeContainer(action.id || action.name);
       return;
   }
 }

@@ -47,6 +47,8 @@ const BUILT_IN: ResourceType[] = [
   { group: '', version: 'v1', kind: 'Service', plural: 'services', namespaced: true },
   { group: '', version: 'v1', kind: 'ServiceAccount', plural: 'serviceaccounts', namespaced: true },
   { group: '', version: 'v1', kind: 'LimitRange', plural: 'limitranges', namespaced: true },
+  // Pods: KindPodControl lists, watches and deletes them; the test plays the ReplicaSet controller.
+  { group: '', version: 'v1', kind: 'Pod', plural: 'pods', namespaced: true },
   { group: '', version: 'v1', kind: 'ResourceQuota', plural: 'resourcequotas', namespaced: true },
   { group: 'apps', version: 'v1', kind: 'Deployment', plural: 'deployments', namespaced: true },
   { group: 'apps', version: 'v1', kind: 'StatefulSet', plural: 'statefulsets', namespaced: true },
@@ -67,6 +69,15 @@ export class FakeKubeApiServer {
   onApply: (object: Obj, server: FakeKubeApiServer) => void = () => undefined;
   /** Called when a watch opens, after its initial ADDED events were sent. */
   onWatch: (watch: { kind: string; namespace: string | undefined; name: string | undefined }, server: FakeKubeApiServer) => void = () => undefined;
+  /** Called after each merge patch with the patched object (e.g. an operator reacting to `engineState: stop`). */
+  onMergePatch: (object: Obj, server: FakeKubeApiServer) => void = () => undefined;
+  /**
+   * Answers a request with an error instead of serving it (e.g. a 409 or a 500 from the API
+   * server), when it returns one. The request is still recorded.
+   */
+  failRequest: (request: RecordedRequest) => { code: number; message: string } | undefined = () => undefined;
+  /** Called after an object was deleted (watchers already got DELETED); simulate a ReplicaSet recreating a pod here. */
+  onDelete: (object: Obj, server: FakeKubeApiServer) => void = () => undefined;
 
   private readonly server: Server;
   private readonly objects = new Map<string, Obj>();
@@ -141,7 +152,10 @@ export class FakeKubeApiServer {
     const contentType = req.headers['content-type'];
     const body: unknown = raw === '' ? undefined : JSON.parse(raw);
     const query = Object.fromEntries(url.searchParams.entries());
-    this.requests.push({ method: req.method ?? 'GET', path: url.pathname, query, contentType, body });
+    const recorded: RecordedRequest = { method: req.method ?? 'GET', path: url.pathname, query, contentType, body };
+    this.requests.push(recorded);
+    const failure = this.failRequest(recorded);
+    if (failure) return this.send(res, failure.code, status(failure.code, failure.message));
 
     const segments = url.pathname.split('/').filter((s) => s !== '');
     if (req.method === 'GET' && url.pathname === '/api') return this.send(res, 200, { kind: 'APIVersions', versions: ['v1'] });
@@ -191,8 +205,21 @@ export class FakeKubeApiServer {
         if (!existing) return this.send(res, 404, status(404, `${plural}.${group} "${name}" not found`));
         this.objects.delete(k);
         this.notify(type, 'DELETED', existing);
-        return this.send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success', metadata: {} });
+        this.send(res, 200, { kind: 'Status', apiVersion: 'v1', status: 'Success', metadata: {} });
+        this.onDelete(existing, this);
+        return;
       case 'PATCH': {
+        if (contentType === 'application/merge-patch+json') {
+          // JSON merge patch (RFC 7386) of an existing object; 404 when there is none.
+          if (!existing) return this.send(res, 404, status(404, `${plural}.${group} "${name}" not found`));
+          const merged = mergePatch(existing, body) as Obj;
+          const specChanged = JSON.stringify((existing as { spec?: unknown }).spec) !== JSON.stringify((merged as { spec?: unknown }).spec);
+          const patched: Obj = { ...merged, metadata: { ...merged.metadata, generation: (existing.metadata.generation ?? 0) + (specChanged ? 1 : 0) } };
+          this.store(type, patched, 'MODIFIED');
+          this.send(res, 200, this.objects.get(k));
+          this.onMergePatch(this.objects.get(k) ?? patched, this);
+          return;
+        }
         if (contentType !== 'application/apply-patch+yaml') return this.send(res, 415, status(415, `only server-side apply is implemented, got ${contentType ?? 'no content type'}`));
         if (!query.fieldManager) return this.send(res, 422, status(422, 'fieldManager is required for apply requests'));
         const applied = body as Obj;
@@ -283,6 +310,17 @@ function key(type: ResourceType, namespace: string | undefined, name: string): s
 
 function status(code: number, message: string): unknown {
   return { kind: 'Status', apiVersion: 'v1', status: 'Failure', code, message };
+}
+
+/** RFC 7386: objects merge key by key, `null` deletes a key, anything else replaces. */
+function mergePatch(target: unknown, patch: unknown): unknown {
+  if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
+  const out: Record<string, unknown> = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Record<string, unknown>) } : {};
+  for (const [k, v] of Object.entries(patch as Record<string, unknown>)) {
+    if (v === null) delete out[k];
+    else out[k] = mergePatch(out[k], v);
+  }
+  return out;
 }
 
 function matchesLabels(object: Obj, selector: string | undefined): boolean {
