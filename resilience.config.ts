@@ -1,6 +1,7 @@
 import { defineConfig } from './scripts/config/define.ts';
 import { apiSlos } from './slo/api.ts';
 import { apiAlertSlos } from './slo/api-alerts.ts';
+import { at, hastecrmExperiments as x } from './chaos/hastecrm.ts';
 
 /**
  * hasteCRM's resilience suites. `npm run chaos:api` runs the `api` suite; `resilience plan <suite>`
@@ -43,6 +44,29 @@ export default defineConfig({
       // Long enough for the seed's 30 s alert group to be evaluated: "no critical alert fired" is judged too.
       slos: [...apiSlos, ...apiAlertSlos],
       canary: { flagger: 'cluster/manifests/base/hastecrm-api/canary.yaml' },
+    },
+      'chaos-local': {
+      description: "Every local injector in turn, on the API and on the data tier: each window is judged on its own, each fault proves it took effect.",
+      target: { type: 'local', replicas: 3 },
+      load: { scenario: 'scenarios/api.ts', rate: 30, duration: '75s' },
+      chaos: [
+        at('5s', x.api.containerKill),
+        at('13s', x.api.cpuHog),
+        at('21s', x.api.memoryHog),
+        at('29s', x.api.latency),
+        at('37s', x.api.loss),
+        at('45s', x.api.partition),
+        at('53s', x.api.pause),
+        at('60s', x.data.redisPause),
+      ],
+      slos: apiSlos,
+    },
+    seed: {
+      description: "The seed's Litmus ChaosEngine hastecrm-chaos imported as written: pod-cpu-hog (1 core at 50 % for 60 s), then pod-network-latency (200 ms for 60 s).",
+      target: { type: 'local', replicas: 3 },
+      load: { scenario: 'scenarios/api.ts', rate: 50, duration: '150s' },
+      chaos: [{ import: 'chaos/litmus/fixtures/hastecrm-chaos.yaml', startAfter: '15s' }],
+      slos: apiSlos,
     },
   },
 });

@@ -3,7 +3,14 @@ import { defineConfig } from 'vitest/config';
 // Two tiers, each runnable on its own: unit tests beside the code, end-to-end tests in test/.
 // End-to-end tests start real Prometheus, PostgreSQL, Redis and replicas: they run one file at a
 // time so they do not compete for this machine's two cores and skew each other's latencies.
-const CPU_HEAVY = ['chaos/local/stress.test.ts', 'chaos/local/pause.test.ts', 'chaos/local/cgroups.test.ts'];
+// Tests that burn CPU on purpose, or that measure timing a busy machine would skew, run alone.
+const CPU_HEAVY = [
+  'chaos/local/stress.test.ts',
+  'chaos/local/pause.test.ts',
+  'chaos/local/cgroups.test.ts',
+  'chaos/local/netns-loss.test.ts',
+  'scenarios/engine/coordinated-omission.test.ts',
+];
 
 export default defineConfig({
   test: {
@@ -31,9 +38,20 @@ export default defineConfig({
       {
         test: {
           name: 'e2e',
-          include: ['test/**/*.test.ts'],
+          include: ['test/e2e/**/*.test.ts'],
           testTimeout: 180_000,
           hookTimeout: 120_000,
+          fileParallelism: false,
+        },
+      },
+      {
+        // Against a live cluster (KUBECONFIG): the nightly workflow runs them after `cluster up`;
+        // without a reachable cluster they are skipped with the reason printed.
+        test: {
+          name: 'cluster',
+          include: ['test/cluster/**/*.test.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
           fileParallelism: false,
         },
       },

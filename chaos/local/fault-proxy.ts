@@ -76,6 +76,11 @@ export interface FaultProxy {
   setFault(spec: FaultSpec | null): void;
   fault(): FaultSpec | null;
   stats(): FaultProxyStats;
+  /**
+   * Resets every open connection (both sides) and returns how many client connections it cut. With
+   * 100 % loss set first, this is a partition: kept-alive connections die and new ones hang.
+   */
+  dropConnections(): number;
   /** Stops listening and destroys every connection. Idempotent. */
   close(): Promise<void>;
 }
@@ -344,6 +349,11 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     },
     fault: () => active,
     stats: () => ({ ...counters, open: openClients }),
+    dropConnections() {
+      const cut = openClients;
+      for (const socket of [...sockets]) if (!socket.destroyed) socket.resetAndDestroy();
+      return cut;
+    },
     close() {
       // Resolves once the listener and every socket (both sides) have emitted 'close'.
       closing ??= Promise.all([

@@ -1,3 +1,4 @@
+import { defineExperiment } from '../litmus/experiments.ts';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -51,6 +52,8 @@ const experiment = (overrides: Partial<ResolvedPodDelete> = {}): ResolvedPodDele
   force: false,
   sequence: 'parallel',
   selector: { app: 'hastecrm-api' },
+  definition: defineExperiment('pod-delete', { app: 'hastecrm-api' }),
+  source: 'test',
   ...overrides,
 });
 

@@ -3,6 +3,7 @@ import type { ResolvedPodDelete } from '../../scripts/config/resolve.ts';
 import type { ChaosAction, ExperimentRecord, PodControl } from '../types.ts';
 import type { Pod } from '../../cluster/targets/local/replica-set.ts';
 import { sleep } from '../../scripts/util/wait.ts';
+import { pickVictims, selectorText } from './victims.ts';
 
 export interface InjectorContext {
   runId: string;
@@ -42,9 +43,7 @@ export async function runPodDelete(spec: ResolvedPodDelete, target: PodControl, 
       actions.push({ at: Date.now(), action: 'pod-delete', target: selectorText(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
       continue;
     }
-    // As Litmus does: floor(PODS_AFFECTED_PERC × pods / 100), at least one.
-    const count = Math.min(candidates.length, Math.max(1, Math.floor((spec.podsAffectedPerc * candidates.length) / 100)));
-    const victims = shuffle(candidates, random).slice(0, count);
+    const victims = pickVictims(candidates, spec.podsAffectedPerc, random);
     const deleteOne = async (victim: Pod): Promise<void> => {
       const action: ChaosAction = { at: Date.now(), action: spec.force ? 'pod-delete (force)' : 'pod-delete', target: `${victim.name} (pid ${victim.pid})`, tookEffect: false };
       actions.push(action);
@@ -92,19 +91,4 @@ export async function runPodDelete(spec: ResolvedPodDelete, target: PodControl, 
         : `${unproven.length} of ${actions.length} deletions were not proven: ${unproven.map((a) => `${a.target}: ${a.evidence ?? 'pending'}`).join('; ')}`;
   }
   return record;
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
-}
-
-function selectorText(selector: Record<string, string>): string {
-  return Object.entries(selector)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
 }

@@ -33,6 +33,7 @@ interface CommonOptions {
 interface RunFlags extends CommonOptions {
   rate?: string;
   duration?: string;
+  allowAllPods?: boolean;
 }
 
 const program = new Command()
@@ -55,10 +56,11 @@ program
   .option('--history-dir <dir>', 'where runs are indexed for `resilience gate` (overrides historyDir)')
   .option('--rate <n>', 'override the scenario rate (iterations per second)')
   .option('--duration <d>', 'override the load duration, e.g. 30s')
+  .option('--allow-all-pods', 'allow experiments with PODS_AFFECTED_PERC=100 (every matching pod at once: a full outage)')
   .addHelpText('after', '\nExit codes: 0 pass · 1 SLO failed · 2 invalid config · 3 inconclusive · 4 environment · 5 cleanup failed · 130 interrupted')
   .action(async (suite: string, flags: RunFlags) => {
     const config = applyOverrides(await loadConfig(flags.config), flags, suite);
-    const plan = await buildPlan(config, suite);
+    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true });
     const progress = new ConsoleProgress();
     const controller = new AbortController();
     let signals = 0;
@@ -88,10 +90,11 @@ program
   .addOption(configOption)
   .option('--rate <n>', 'override the scenario rate')
   .option('--duration <d>', 'override the load duration')
+  .option('--allow-all-pods', 'allow experiments with PODS_AFFECTED_PERC=100')
   .option('--json', 'print the plan as JSON')
   .action(async (suite: string, flags: RunFlags & { json?: boolean }) => {
     const config = applyOverrides(await loadConfig(flags.config), flags, suite);
-    const plan = await buildPlan(config, suite);
+    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true });
     if (flags.json) {
       const { config: _config, scenario, ...rest } = plan;
       console.log(redactText(JSON.stringify({ ...rest, scenario: { ...scenario, cumulativeWeights: undefined, requests: scenario.requests.map((r) => ({ name: r.name, method: r.method, weight: r.weight })) } }, null, 2)));

@@ -37,9 +37,10 @@ describe('resolveConfig', () => {
       api: { latencyMs: 0, pgPoolSize: 10 },
     });
     expect(suite.load.scenarioFile).toBe('/project/scenarios/api.ts');
-    expect(suite.chaos).toEqual([
-      { experiment: 'pod-delete', name: 'pod-delete', startAfterMs: 5_000, durationMs: 15_000, intervalMs: 5_000, podsAffectedPerc: 0, force: false, sequence: 'parallel', selector: { app: 'hastecrm-api' } },
+    expect(suite.chaos).toMatchObject([
+      { experiment: 'pod-delete', name: 'pod-delete', startAfterMs: 5_000, durationMs: 15_000, intervalMs: 5_000, podsAffectedPerc: 0, force: false, sequence: 'parallel', selector: { app: 'hastecrm-api' }, source: 'config' },
     ]);
+    expect(suite.chaos[0]?.definition.env).toMatchObject({ TOTAL_CHAOS_DURATION: 15, CHAOS_INTERVAL: 5, RAMP_TIME: 0 });
     expect(suite.timeoutMs).toBe(15 * 60_000);
   });
 
@@ -69,7 +70,7 @@ describe('resolveConfig', () => {
     expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.target\.replicas: got 0; .*>=1/));
     expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.target\.ingress\.timeout: got "30 seconds"; expected a duration like "500ms"/));
     expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.load\.rate: got -5; /));
-    expect(issues).toContainEqual('suites.api.chaos.0.env.TOTAL_CHAOS_DURATON: got "5"; unknown field "TOTAL_CHAOS_DURATON": remove it or correct its name');
+    expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.env\.TOTAL_CHAOS_DURATON: got "5"; pod-delete has no tunable TOTAL_CHAOS_DURATON; it takes TOTAL_CHAOS_DURATION/));
   });
 
   it('rejects an unknown experiment, an unknown target type and a suite without SLOs', () => {
@@ -82,13 +83,15 @@ describe('resolveConfig', () => {
     const issues = issuesOf(
       minimal({
         load: { scenario: 's.ts', duration: '20s' },
-        chaos: [{ experiment: 'pod-delete', startAfter: '15s', env: { TOTAL_CHAOS_DURATION: 10, CHAOS_INTERVAL: 20 } }],
+        chaos: [{ experiment: 'pod-delete', startAfter: '15s', env: { TOTAL_CHAOS_DURATION: 10, CHAOS_INTERVAL: 5 } }],
         slos: [apiSlos[0], apiSlos[0]],
       }),
     );
     expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.startAfter: .*must end before the load does \(load\.duration = 20s\)/));
-    expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.env\.CHAOS_INTERVAL: got 20; expected seconds between 1 and TOTAL_CHAOS_DURATION \(10\)/));
     expect(issues).toContainEqual(expect.stringMatching(/^suites\.api\.slos\.1\.name: .*unique/));
+    // A tunable out of range is a schema problem, reported with the other fields' problems.
+    const interval = issuesOf(minimal({ chaos: [{ experiment: 'pod-delete', startAfter: '1s', env: { TOTAL_CHAOS_DURATION: 10, CHAOS_INTERVAL: 20 } }] }));
+    expect(interval).toContainEqual('suites.api.chaos.0.env.CHAOS_INTERVAL: got 20; at most TOTAL_CHAOS_DURATION (10 s)');
   });
 
   it('rejects a config that is not an object with suites', () => {

@@ -2,25 +2,40 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { parseDuration } from '../util/duration.ts';
 import { ConfigError, describeValue, type ConfigIssue } from './errors.ts';
-import { userConfigSchema, type ParsedConfig, type ParsedExperiment, type ParsedSuite } from './schema.ts';
+import { userConfigSchema, type ParsedChaosEntry, type ParsedConfig, type ParsedSuite } from './schema.ts';
+import { checkExperiment, EXPERIMENTS, parseLabelSelector, type ExperimentDefinition, type ExperimentName } from '../../chaos/litmus/experiments.ts';
+import { importChaosEngine, scheduleSequentially } from '../../chaos/litmus/chaos-engine.ts';
+import { readFileSync } from 'node:fs';
 import type { SloDefinition } from '../../slo/types.ts';
 
-/** A pod-delete experiment with every default filled in and every duration in milliseconds. */
-export interface ResolvedPodDelete {
-  experiment: 'pod-delete';
+/**
+ * One experiment on the run's timeline, with every Litmus default filled in and every duration in
+ * milliseconds. `definition` is the typed experiment (name, target, all tunables); the flat fields
+ * are what schedulers and injectors read most.
+ */
+export interface ResolvedExperiment {
+  experiment: ExperimentName;
   /** Unique within the suite: "pod-delete", or "pod-delete-2" for a second one. */
   name: string;
+  definition: ExperimentDefinition;
+  /** From the start of load to the moment the fault is injected (RAMP_TIME already added). */
   startAfterMs: number;
+  /** TOTAL_CHAOS_DURATION. */
   durationMs: number;
+  /** CHAOS_INTERVAL where the experiment repeats (pod-delete, container-kill, pod-pause), else the whole duration. */
   intervalMs: number;
   podsAffectedPerc: number;
+  /** pod-delete's FORCE; false elsewhere. */
   force: boolean;
   sequence: 'serial' | 'parallel';
   /** Label selector as pairs, e.g. { app: "hastecrm-api" }. */
   selector: Record<string, string>;
+  /** Where it was defined: `config` or `ChaosEngine hastecrm-chaos (chaos.yaml)`. */
+  source: string;
 }
 
-export type ResolvedExperiment = ResolvedPodDelete;
+/** A pod-delete experiment: what `runPodDelete` reads. */
+export type ResolvedPodDelete = ResolvedExperiment & { experiment: 'pod-delete' };
 
 export interface ResolvedLocalTarget {
   type: 'local';
@@ -65,7 +80,7 @@ export function resolveConfig(raw: unknown, configFile: string): ResolvedConfig 
   const suites: Record<string, ResolvedSuite> = {};
   const issues: ConfigIssue[] = [];
   for (const [name, suite] of Object.entries(config.suites)) {
-    suites[name] = resolveSuite(name, suite, rootDir);
+    suites[name] = resolveSuite(name, suite, rootDir, issues);
     issues.push(...checkSchedule(name, suites[name]));
   }
   if (issues.length > 0) throw new ConfigError(configFile, issues);
@@ -79,7 +94,7 @@ export function resolveConfig(raw: unknown, configFile: string): ResolvedConfig 
   };
 }
 
-function resolveSuite(name: string, suite: ParsedSuite, rootDir: string): ResolvedSuite {
+function resolveSuite(name: string, suite: ParsedSuite, rootDir: string, issues: ConfigIssue[]): ResolvedSuite {
   const t = suite.target;
   const counts = new Map<string, number>();
   return {
@@ -107,7 +122,7 @@ function resolveSuite(name: string, suite: ParsedSuite, rootDir: string): Resolv
       rate: suite.load.rate,
       durationMs: suite.load.duration === undefined ? undefined : parseDuration(suite.load.duration),
     },
-    chaos: suite.chaos.map((e) => resolveExperiment(e, counts)),
+    chaos: suite.chaos.flatMap((e, i) => resolveChaosEntry(e, `suites.${name}.chaos.${i}`, rootDir, counts, issues)),
     slos: suite.slos,
     canary: suite.canary && {
       ...(suite.canary.flagger ? { flaggerFile: path.resolve(rootDir, suite.canary.flagger) } : {}),
@@ -119,21 +134,81 @@ function resolveSuite(name: string, suite: ParsedSuite, rootDir: string): Resolv
   };
 }
 
-function resolveExperiment(e: ParsedExperiment, counts: Map<string, number>): ResolvedExperiment {
-  const base = e.name ?? e.experiment;
+const DEFAULT_TARGET = 'app=hastecrm-api';
+
+/**
+ * One config entry → its experiments: one for an `experiment` entry, one per experiment of an
+ * imported ChaosEngine (placed one after another, as the chaos-operator runs them). Problems are
+ * appended to `issues` with the entry's path; the entry then contributes nothing.
+ */
+function resolveChaosEntry(entry: ParsedChaosEntry, where: string, rootDir: string, counts: Map<string, number>, issues: ConfigIssue[]): ResolvedExperiment[] {
+  const startAfterMs = parseDuration(entry.startAfter);
+  const targetText = entry.target ?? DEFAULT_TARGET;
+  const parsedTarget = parseLabelSelector(targetText);
+  if (!parsedTarget.ok) {
+    issues.push({ path: `${where}.target`, given: describeValue(targetText), expected: parsedTarget.expected });
+    return [];
+  }
+  if (entry.experiment !== undefined) {
+    const definition = checkExperiment(entry.experiment, parsedTarget.labels, entry.env, where, issues);
+    if (!definition) return [];
+    const ramp = (definition.env as { RAMP_TIME?: number }).RAMP_TIME ?? 0;
+    return [flatten(definition, uniqueName(entry.name ?? entry.experiment, counts), startAfterMs + ramp * 1_000, 'config')];
+  }
+  const file = path.resolve(rootDir, entry.import ?? '');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (error) {
+    issues.push({ path: `${where}.import`, given: describeValue(entry.import), expected: `a readable ChaosEngine YAML file (relative to the config file): ${(error as Error).message}` });
+    return [];
+  }
+  let engine;
+  try {
+    engine = importChaosEngine(text, file);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    issues.push(...error.issues.map((issue) => ({ ...issue, path: `${where}.import (${path.basename(file)}: ${issue.path})` })));
+    return [];
+  }
+  // `env` and `target` on an import override every imported experiment (e.g. a shorter
+  // TOTAL_CHAOS_DURATION for a quick local run); the ChaosEngine file stays as written.
+  const definitions: ExperimentDefinition[] = [];
+  for (const [i, imported] of engine.experiments.entries()) {
+    const merged = { ...(imported.env as Record<string, string | number | boolean>), ...entry.env };
+    const known = Object.fromEntries(Object.entries(merged).filter(([key]) => Object.hasOwn(EXPERIMENTS[imported.experiment].tunables, key)));
+    const definition = checkExperiment(imported.experiment, entry.target ? parsedTarget.labels : imported.target, known, `${where}.import (${path.basename(file)}: spec.experiments.${i})`, issues);
+    if (definition) definitions.push(definition);
+  }
+  if (definitions.length !== engine.experiments.length) return [];
+  const source = `ChaosEngine ${engine.name} (${path.relative(rootDir, file) || file})`;
+  return scheduleSequentially(definitions, { startAfterMs, gapMs: parseDuration(entry.gap) }).map((scheduled) =>
+    flatten(scheduled.definition, uniqueName(entry.name ? `${entry.name}-${scheduled.definition.experiment}` : scheduled.definition.experiment, counts), scheduled.faultStartMs, source),
+  );
+}
+
+function flatten(definition: ExperimentDefinition, name: string, startAfterMs: number, source: string): ResolvedExperiment {
+  const env = definition.env as Record<string, string | number | boolean | undefined>;
+  const durationMs = Number(env.TOTAL_CHAOS_DURATION) * 1_000;
+  return {
+    experiment: definition.experiment,
+    name,
+    definition,
+    startAfterMs,
+    durationMs,
+    intervalMs: typeof env.CHAOS_INTERVAL === 'number' ? env.CHAOS_INTERVAL * 1_000 : durationMs,
+    podsAffectedPerc: typeof env.PODS_AFFECTED_PERC === 'number' ? env.PODS_AFFECTED_PERC : 0,
+    force: env.FORCE === true,
+    sequence: env.SEQUENCE === 'serial' ? 'serial' : 'parallel',
+    selector: { ...definition.target },
+    source,
+  };
+}
+
+function uniqueName(base: string, counts: Map<string, number>): string {
   const seen = (counts.get(base) ?? 0) + 1;
   counts.set(base, seen);
-  return {
-    experiment: 'pod-delete',
-    name: seen === 1 ? base : `${base}-${seen}`,
-    startAfterMs: parseDuration(e.startAfter),
-    durationMs: e.env.TOTAL_CHAOS_DURATION * 1_000,
-    intervalMs: e.env.CHAOS_INTERVAL * 1_000,
-    podsAffectedPerc: e.env.PODS_AFFECTED_PERC,
-    force: e.env.FORCE,
-    sequence: e.env.SEQUENCE,
-    selector: Object.fromEntries(e.target.split(',').map((pair) => pair.split('=') as [string, string])),
-  };
+  return seen === 1 ? base : `${base}-${seen}`;
 }
 
 /** Cross-field checks the schema cannot express: every fault must fit inside the load. */

@@ -1,5 +1,7 @@
 import { z } from 'zod';
 import { isDuration } from '../util/duration.ts';
+import { checkExperiment, EXPERIMENT_NAMES, type ExperimentName } from '../../chaos/litmus/experiments.ts';
+import type { ConfigIssue } from './errors.ts';
 
 /**
  * The shape of `resilience.config.ts` as a person writes it. Defaults are filled in here, so the
@@ -8,11 +10,6 @@ import { isDuration } from '../util/duration.ts';
  */
 
 const duration = z.string().refine(isDuration, { message: 'expected a duration like "500ms", "20s" or "1m30s"' });
-/** Litmus writes its tunables as strings of seconds ('60'); numbers are accepted too. */
-const numberText = z.string().regex(/^\d+$/, { message: 'expected whole seconds as a number or a string of digits, e.g. "60"' }).transform(Number);
-const litmusSeconds = z.union([z.number(), numberText]).pipe(z.number().int().min(0));
-const litmusPercent = z.union([z.number(), numberText]).pipe(z.number().int().min(0).max(100));
-const litmusBool = z.union([z.boolean(), z.enum(['true', 'false'])]).transform((v) => v === true || v === 'true');
 const labelSelector = z.string().regex(/^[A-Za-z0-9_./-]+=[A-Za-z0-9_.-]+(,[A-Za-z0-9_./-]+=[A-Za-z0-9_.-]+)*$/, {
   message: 'expected a label selector like "app=hastecrm-api"',
 });
@@ -62,27 +59,40 @@ const loadSchema = z
   })
   .strict();
 
-const podDeleteSchema = z
+/**
+ * One chaos entry: either an experiment written here (Litmus's name and env tunables, checked
+ * against the experiment table in chaos/litmus/experiments.ts when the config is resolved), or an
+ * existing Litmus ChaosEngine imported from a YAML file, whose experiments run one after another as
+ * the chaos-operator would run them.
+ */
+const chaosEntrySchema = z
   .object({
-    experiment: z.literal('pod-delete'),
+    experiment: z.enum(EXPERIMENT_NAMES as [ExperimentName, ...ExperimentName[]]).optional(),
+    /** Path of a ChaosEngine YAML, relative to the config file (e.g. the seed's hastecrm-chaos). */
+    import: z.string().min(1).optional(),
     name: z.string().regex(/^[a-z0-9-]+$/, { message: 'expected lowercase letters, digits and dashes' }).optional(),
-    /** Offset from the start of load. */
+    /** Offset from the start of load. Entries may overlap. */
     startAfter: duration,
-    target: labelSelector.default('app=hastecrm-api'),
-    env: z
-      .object({
-        TOTAL_CHAOS_DURATION: litmusSeconds.default(15),
-        CHAOS_INTERVAL: litmusSeconds.default(5),
-        PODS_AFFECTED_PERC: litmusPercent.default(0),
-        FORCE: litmusBool.default(false),
-        SEQUENCE: z.enum(['serial', 'parallel']).default('parallel'),
-      })
-      .strict()
-      .default({ TOTAL_CHAOS_DURATION: 15, CHAOS_INTERVAL: 5, PODS_AFFECTED_PERC: 0, FORCE: false, SEQUENCE: 'parallel' }),
+    /** Which replicas/pods: a label selector. Default: the API (`app=hastecrm-api`); an import defaults to its appinfo.applabel. */
+    target: labelSelector.optional(),
+    /** Litmus env tunables, by Litmus's names: TOTAL_CHAOS_DURATION, CHAOS_INTERVAL, PODS_AFFECTED_PERC, CPU_CORES … */
+    env: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])).default({}),
+    /** For an import: pause between its experiments (e.g. to see recovery in between). */
+    gap: duration.default('0s'),
   })
-  .strict();
-
-const experimentSchema = z.discriminatedUnion('experiment', [podDeleteSchema]);
+  .strict()
+  .superRefine((entry, ctx) => {
+    if ((entry.experiment === undefined) === (entry.import === undefined)) {
+      ctx.addIssue({ code: 'custom', path: ['experiment'], message: 'give exactly one of "experiment" (e.g. "pod-delete") or "import" (a ChaosEngine YAML file)' });
+      return;
+    }
+    // The tunables are checked here, not later, so their problems are listed with every other
+    // invalid field of the config at once.
+    if (entry.experiment === undefined) return;
+    const issues: ConfigIssue[] = [];
+    checkExperiment(entry.experiment, {}, entry.env, '', issues);
+    for (const issue of issues) ctx.addIssue({ code: 'custom', path: issue.path.replace(/^\./, '').split('.'), message: issue.expected });
+  });
 
 const phaseKind = z.enum(['baseline', 'experiment', 'recovery', 'overall']);
 const sloBase = {
@@ -135,7 +145,7 @@ const suiteSchema = z
     description: z.string().default(''),
     target: z.discriminatedUnion('type', [localTargetSchema]),
     load: loadSchema,
-    chaos: z.array(experimentSchema).default([]),
+    chaos: z.array(chaosEntrySchema).default([]),
     slos: z.array(sloSchema).min(1, { message: 'a suite needs at least one SLO, or nothing could fail it' }),
     /**
      * Replay the release analysis over the run: "would Flagger have promoted this?". Paths are
@@ -174,4 +184,4 @@ export const userConfigSchema = z
 export type UserConfig = z.input<typeof userConfigSchema>;
 export type ParsedConfig = z.output<typeof userConfigSchema>;
 export type ParsedSuite = z.output<typeof suiteSchema>;
-export type ParsedExperiment = z.output<typeof experimentSchema>;
+export type ParsedChaosEntry = z.output<typeof chaosEntrySchema>;

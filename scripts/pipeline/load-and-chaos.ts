@@ -1,4 +1,4 @@
-import { runPodDelete } from '../../chaos/local/pod-delete.ts';
+import { runLocalExperiment, type LocalChaosSurface } from '../../chaos/local/run-local.ts';
 import type { ExperimentRecord } from '../../chaos/types.ts';
 import { API_SCRAPE_JOB } from '../../cluster/targets/local/local-target.ts';
 import { PrometheusClient } from '../../slo/prometheus-client.ts';
@@ -44,12 +44,13 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
       })
     : undefined;
   try {
-    const replicaSet = target.replicaSet();
+    const surface: LocalChaosSurface = { replicas: target.replicaSet(), faultProxy: (slot) => target.faultProxy(slot), lossyHop: (slot) => target.lossyHop(slot), dataTierPods: (selector) => target.dataTierPods(selector) };
     ctx.chaosRuns = ctx.plan.schedule.map(async (experiment): Promise<ExperimentRecord> => {
       await sleep(experiment.startAfterMs, chaosAbort.signal).catch(() => undefined);
       if (chaosAbort.signal.aborted) return { name: experiment.name, experiment: experiment.experiment, start: Date.now(), end: Date.now(), actions: [], tookEffect: false, reason: 'the run stopped before the experiment started' };
-      ctx.progress.info(`chaos: ${experiment.name} starts (${experiment.durationMs / 1000}s, every ${experiment.intervalMs / 1000}s)`);
-      const record = await runPodDelete(experiment, replicaSet, {
+      const every = experiment.intervalMs < experiment.durationMs ? `, every ${experiment.intervalMs / 1000}s` : '';
+      ctx.progress.info(`chaos: ${experiment.name} starts (${experiment.experiment}, ${experiment.durationMs / 1000}s${every})`);
+      const record = await runLocalExperiment(experiment, surface, {
         runId: ctx.runId,
         ledger: ctx.ledger,
         log: (m) => ctx.progress.info(`chaos: ${m}`),

@@ -10,6 +10,8 @@ import { checkSloQueries } from '../../slo/query-check.ts';
 import { parseFlaggerCanary, type FlaggerCanarySpec } from '../../slo/canary/flagger.ts';
 import { parseAnalysisTemplate, type AnalysisTemplateSpec } from '../../slo/canary/argo.ts';
 import { readFileSync } from 'node:fs';
+import { planLocalTargets, type LocalPodGroups } from '../../chaos/local/plan-targets.ts';
+import { API_APP } from '../../cluster/targets/local/local-target.ts';
 
 /** A phase as planned: offsets from the start of load, in milliseconds. */
 export interface PlannedPhase {
@@ -30,6 +32,8 @@ export interface RunPlan {
   /** The scenario as written, and the suite's overrides: what the load driver runs. */
   scenarioSource: { definition: ScenarioDefinition<unknown>; overrides: ScenarioOverrides };
   schedule: ResolvedExperiment[];
+  /** Per experiment name: which pods or processes it will hit, in words. */
+  targets: Record<string, string>;
   phases: PlannedPhase[];
   /** Queries rendered for the `overall` phase's window; each phase uses its own duration. */
   slos: { slo: SloDefinition; queries: SloQueries; threshold: string }[];
@@ -37,8 +41,13 @@ export interface RunPlan {
   canary: { flagger?: FlaggerCanarySpec; argo?: { template: AnalysisTemplateSpec; args: Record<string, string> }; gate: boolean } | undefined;
 }
 
+export interface PlanOptions {
+  /** PODS_AFFECTED_PERC of 100 takes every matching pod down at once: only with this set (`--allow-all-pods`). */
+  allowAllPods?: boolean;
+}
+
 /** Builds the plan for one suite. Throws ConfigError (exit 2) for anything that would make the run invalid. */
-export async function buildPlan(config: ResolvedConfig, suiteName: string): Promise<RunPlan> {
+export async function buildPlan(config: ResolvedConfig, suiteName: string, options: PlanOptions = {}): Promise<RunPlan> {
   const suite = config.suites[suiteName];
   if (!suite) {
     throw new ConfigError(config.configFile, [
@@ -57,6 +66,26 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string): Prom
       });
     }
   }
+  const targets: Record<string, string> = {};
+  const groups: LocalPodGroups = {
+    replicas: { labels: { app: API_APP }, count: suite.target.replicas },
+    dataTier: [
+      { name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' } },
+      { name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' } },
+    ],
+  };
+  for (const e of suite.chaos) {
+    const where = e.source === 'config' ? `suites.${suite.name}.chaos (${e.name})` : `suites.${suite.name}.chaos (${e.name} from ${e.source})`;
+    const planned = planLocalTargets(e, groups);
+    if (planned.ok) targets[e.name] = planned.text;
+    else issues.push({ path: `${where}.target`, given: JSON.stringify(Object.entries(e.selector).map(([k, v]) => `${k}=${v}`).join(',')), expected: planned.problem });
+    if (e.podsAffectedPerc >= 100 && !options.allowAllPods)
+      issues.push({
+        path: `${where}.env.PODS_AFFECTED_PERC`,
+        given: String(e.podsAffectedPerc),
+        expected: 'PODS_AFFECTED_PERC=100 takes every matching pod down at once (a full outage); pass --allow-all-pods if that is the point, or lower it',
+      });
+  }
   for (const problem of checkSloQueries(suite.slos)) {
     const index = suite.slos.findIndex((s) => s.name === problem.slo);
     const slo = suite.slos[index] as unknown as Record<string, unknown> | undefined;
@@ -72,6 +101,7 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string): Prom
     scenario,
     scenarioSource,
     schedule: suite.chaos,
+    targets,
     phases,
     canary,
     slos: suite.slos.map((slo) => ({ slo, queries: renderSloQueries(slo, Math.round(scenario.durationMs / 1000)), threshold: thresholdText(slo) })),

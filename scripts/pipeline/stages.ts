@@ -16,6 +16,8 @@ import { requireValue, type RunContext } from './run-context.ts';
 import type { Task } from './task-runner.ts';
 
 export const PROMETHEUS_SCRAPE_JOB = 'prometheus';
+/** Experiments that need the fault proxies in front of the replicas. */
+const NETWORK_EXPERIMENTS: ReadonlySet<string> = new Set(['pod-network-latency', 'pod-network-loss', 'pod-network-partition']);
 const ALERT_RULES = fileURLToPath(new URL('../../cluster/addons/prometheus/hastecrm-alerts.yaml', import.meta.url));
 
 /** A leftover from an earlier run could not be reverted: faults may remain (exit 5). */
@@ -55,7 +57,9 @@ export function localRunTasks(): Task<RunContext>[] {
       title: 'provision the local target: PostgreSQL, Redis, API replicas, ingress',
       async setup(ctx, signal) {
         const spec = ctx.plan.suite.target;
-        ctx.target = new LocalTarget({ spec, runId: ctx.runId, workDir: requireValue(ctx.workDir, 'workDir'), ledger: ctx.ledger, log: (m) => ctx.progress.info(m) });
+        const faultProxies = ctx.plan.schedule.some((e) => NETWORK_EXPERIMENTS.has(e.experiment));
+        const lossyHops = ctx.plan.schedule.some((e) => e.experiment === 'pod-network-loss');
+        ctx.target = new LocalTarget({ spec, runId: ctx.runId, workDir: requireValue(ctx.workDir, 'workDir'), ledger: ctx.ledger, log: (m) => ctx.progress.info(m), faultProxies, lossyHops });
         await ctx.target.start(signal);
         ctx.progress.info(`hasteCRM API behind the ingress at ${ctx.target.baseUrl}`);
       },

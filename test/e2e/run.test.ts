@@ -208,13 +208,13 @@ describe('resilience config, plan and doctor', () => {
     expect(code).toBe(2);
     expect(output).toContain('suites.api.load.rate: got -5;');
     expect(output).toContain('suites.api.chaos.0.env.TOTAL_CHAOS_DURATON');
-    expect(output).toMatch(/unknown field "TOTAL_CHAOS_DURATON"/);
+    expect(output).toMatch(/pod-delete has no tunable TOTAL_CHAOS_DURATON; it takes TOTAL_CHAOS_DURATION/);
   });
 
   it('rejects an unknown suite with exit 2 and lists the defined ones', async () => {
     const { code, output } = await runCli(['plan', 'nope']);
     expect(code).toBe(2);
-    expect(output).toMatch(/suites\.nope: got missing; .*defined: api, nightly/);
+    expect(output).toMatch(/suites\.nope: got missing; .*defined: api, nightly, chaos-local, seed/);
   });
 
   it('prints the plan of the api suite without starting anything', async () => {
@@ -222,7 +222,8 @@ describe('resilience config, plan and doctor', () => {
     expect(code, output).toBe(0);
     expect(output).toContain('services: postgresql, redis, 3 × hastecrm-api, ingress, prometheus');
     expect(output).toContain('ingress policy: timeout 30s, 3 retries, 10s per try');
-    expect(output).toMatch(/6s → 16s {2}pod-delete: pod-delete on app=hastecrm-api, every 3s/);
+    expect(output).toMatch(/6s → 16s {2}pod-delete: pod-delete on app=hastecrm-api\n\s+hits: 1 of 3 \(3 × app=hastecrm-api replica\(s\)\), picked at random, again every 3s/);
+    expect(output).toContain('tunables: CHAOS_INTERVAL=3 FORCE=false RAMP_TIME=0 PODS_AFFECTED_PERC=34 SEQUENCE=parallel');
     expect(output).toMatch(/baseline\s+baseline\s+0s → 6s/);
     expect(output).toContain('histogram_quantile(0.95, sum by (le) ((increase(k6_http_req_duration_seconds_bucket[24s]) and last_over_time(');
   });

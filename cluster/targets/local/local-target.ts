@@ -9,6 +9,8 @@ import { freePort } from './ports.ts';
 import { startPostgres, type RunningPostgres } from './postgres.ts';
 import { startRedis, type RunningRedis } from './redis.ts';
 import { ReplicaSet } from './replica-set.ts';
+import { startFaultProxy, type FaultProxy } from '../../../chaos/local/fault-proxy.ts';
+import { createLossyHop, NetnsEnvironmentError, requireNetnsTools, type LossyHop } from '../../../chaos/local/netns.ts';
 
 const API_ENTRY = fileURLToPath(new URL('../../apps/api/server.ts', import.meta.url));
 const INGRESS_ENTRY = fileURLToPath(new URL('./ingress-main.ts', import.meta.url));
@@ -32,6 +34,25 @@ export interface LocalTargetOptions {
   workDir: string;
   ledger: Ledger;
   log: (message: string) => void;
+  /**
+   * Put a fault proxy in front of each replica (the ingress talks to the proxies), so network
+   * experiments can delay, drop or cut a replica's traffic. Off unless the suite schedules one:
+   * every byte then takes one more hop.
+   */
+  faultProxies?: boolean;
+  /**
+   * Also route each replica's traffic through a network namespace of its own (root only), so
+   * pod-network-loss drops real packets with iptables. Without root or the tools, loss falls back
+   * to the fault proxy's connection-level loss, and the log says so.
+   */
+  lossyHops?: boolean;
+}
+
+/** A process of the data tier as chaos sees it: a pod that no ReplicaSet replaces. */
+export interface DataTierPod {
+  name: string;
+  labels: Record<string, string>;
+  pid: number;
 }
 
 /**
@@ -48,6 +69,8 @@ export class LocalTarget {
   private ingress: ManagedProcess | undefined;
   private ingressLedgerId: string | undefined;
   private ingressPort = 0;
+  private proxies: FaultProxy[] = [];
+  private hops: LossyHop[] = [];
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: LocalTargetOptions) {}
@@ -104,6 +127,27 @@ export class LocalTarget {
     });
     await this.replicas.start(signal);
 
+    let upstreams = this.replicas.endpoints();
+    let replicaPorts = ports;
+    if (this.options.lossyHops) {
+      try {
+        requireNetnsTools();
+        for (const [index, port] of ports.entries()) this.hops.push(await createLossyHop({ runId, index, targetPort: port, ledger }));
+        replicaPorts = this.hops.map((hop) => hop.port);
+        upstreams = replicaPorts.map((port) => `127.0.0.1:${port}`);
+        log(`network namespaces in front of the replicas (for packet loss): ${this.hops.map((h) => h.netns).join(', ')}`);
+      } catch (error) {
+        if (!(error instanceof NetnsEnvironmentError)) throw error;
+        log(`packet loss falls back to the fault proxy's connection loss: ${error.message}`);
+      }
+    }
+    if (this.options.faultProxies) {
+      // In-process proxies: they die with the harness, so no fault can outlive a SIGKILL.
+      for (const port of replicaPorts) this.proxies.push(await startFaultProxy({ target: { host: '127.0.0.1', port } }));
+      upstreams = this.proxies.map((proxy) => `127.0.0.1:${proxy.port}`);
+      log(`fault proxies in front of the replicas: ${upstreams.join(', ')}`);
+    }
+
     log('starting the ingress');
     this.ingressPort = await freePort();
     this.ingress = await ManagedProcess.start({
@@ -113,7 +157,7 @@ export class LocalTarget {
       env: {
         ...minimalEnv(),
         INGRESS_PORT: String(this.ingressPort),
-        INGRESS_UPSTREAMS: this.replicas.endpoints().join(','),
+        INGRESS_UPSTREAMS: upstreams.join(','),
         INGRESS_TIMEOUT_MS: String(spec.ingress.timeoutMs),
         INGRESS_ATTEMPTS: String(spec.ingress.attempts),
         INGRESS_PER_TRY_TIMEOUT_MS: String(spec.ingress.perTryTimeoutMs),
@@ -151,6 +195,24 @@ export class LocalTarget {
     return this.replicas?.restartCount() ?? 0;
   }
 
+  /** The fault proxy the ingress uses to reach the replica in `slot`, when proxies are on. */
+  faultProxy(slot: number): FaultProxy | undefined {
+    return this.proxies[slot];
+  }
+
+  /** The network namespace hop in front of the replica in `slot`, when hops are on. */
+  lossyHop(slot: number): LossyHop | undefined {
+    return this.hops[slot];
+  }
+
+  /** PostgreSQL and Redis as pods (labels app=hastecrm-postgresql / app=hastecrm-redis), for pause and stress experiments. */
+  dataTierPods(selector: Record<string, string> = {}): DataTierPod[] {
+    const pods: DataTierPod[] = [];
+    if (this.postgres?.process.pid !== undefined) pods.push({ name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, pid: this.postgres.process.pid });
+    if (this.redis?.process.pid !== undefined) pods.push({ name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, pid: this.redis.process.pid });
+    return pods.filter((pod) => Object.entries(selector).every(([key, value]) => pod.labels[key] === value));
+  }
+
   replicaSet(): ReplicaSet {
     if (!this.replicas) throw new Error('the local target has not started');
     return this.replicas;
@@ -169,6 +231,8 @@ export class LocalTarget {
       // Front to back: nothing sends traffic to a replica whose database is already gone.
       await attempt(this.ingress ? () => this.ingress!.stop({ graceMs: 3_000 }) : undefined);
       if (this.ingressLedgerId) this.options.ledger.remove(this.ingressLedgerId);
+      await Promise.all(this.proxies.map((proxy) => attempt(() => proxy.close())));
+      await Promise.all(this.hops.map((hop) => attempt(() => hop.close())));
       await attempt(this.replicas ? () => this.replicas!.stop() : undefined);
       const redis = this.redis;
       const postgres = this.postgres;

@@ -15,6 +15,8 @@ export interface Pod {
   pid: number;
   ready: boolean;
   startedAt: number;
+  /** Container restarts of this pod (container-kill restarts in place, keeping the pod's name). */
+  restarts: number;
 }
 
 export interface ReplicaSetSpec {
@@ -42,6 +44,8 @@ interface Slot {
   process: ManagedProcess | undefined;
   ledgerId: string | undefined;
   restarts: number;
+  /** Set by killContainer: the next launch keeps this pod's name, as a container restart keeps its pod. */
+  restartInPlace: { name: string; restarts: number } | undefined;
 }
 
 /**
@@ -65,6 +69,7 @@ export class ReplicaSet implements PodControl {
       process: undefined,
       ledgerId: undefined,
       restarts: 0,
+      restartInPlace: undefined,
     }));
   }
 
@@ -101,6 +106,33 @@ export class ReplicaSet implements PodControl {
     return victim;
   }
 
+  /**
+   * Kills a pod's container with `signal` (Litmus's container-kill): the pod stays, its container
+   * is restarted in place (same pod name, new PID, restart count + 1), as the kubelet would.
+   */
+  async killContainer(name: string, signal: NodeJS.Signals): Promise<Pod> {
+    const slot = this.slots.find((s) => s.pod?.name === name);
+    if (!slot?.process || !slot.pod) throw new Error(`no pod named ${name}`);
+    const victim = { ...slot.pod };
+    slot.restartInPlace = { name: victim.name, restarts: victim.restarts + 1 };
+    const exited = slot.process.exited;
+    slot.process.kill(signal);
+    // A signal the process survives (e.g. SIGUSR2) is not a kill: the caller's proof will say so.
+    await Promise.race([exited, sleep(5_000)]);
+    return victim;
+  }
+
+  /** Waits until `previous`'s container runs again (same pod name, new PID) and is ready. */
+  async waitForContainerRestart(previous: Pod, timeoutMs: number, signal?: AbortSignal): Promise<Pod> {
+    const slot = this.slots[previous.slot];
+    if (!slot) throw new Error(`no slot ${previous.slot}`);
+    return waitUntil(() => (slot.pod && slot.pod.name === previous.name && slot.pod.pid !== previous.pid && slot.pod.ready ? { ...slot.pod } : undefined), {
+      what: `the container of pod ${previous.name} to restart`,
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
   /** Waits until the slot of `previous` runs a new, ready pod; returns it. */
   async waitForReplacement(previous: Pod, timeoutMs: number, signal?: AbortSignal): Promise<Pod> {
     const slot = this.slots[previous.slot];
@@ -125,7 +157,9 @@ export class ReplicaSet implements PodControl {
   }
 
   private async launch(slot: Slot, signal?: AbortSignal): Promise<void> {
-    const name = `${this.spec.app}-${randomBytes(3).toString('hex').slice(0, 5)}`;
+    const inPlace = slot.restartInPlace;
+    slot.restartInPlace = undefined;
+    const name = inPlace?.name ?? `${this.spec.app}-${randomBytes(3).toString('hex').slice(0, 5)}`;
     const proc = await ManagedProcess.start({
       name,
       command: this.spec.command,
@@ -140,7 +174,7 @@ export class ReplicaSet implements PodControl {
       description: `replica ${name} (pid ${proc.pid})`,
       revert: { type: 'kill-process', pid: proc.pid, startTime: proc.startTime, name },
     });
-    slot.pod = { name, labels: { app: this.spec.app }, slot: slot.index, port: slot.port, pid: proc.pid, ready: false, startedAt: Date.now() };
+    slot.pod = { name, labels: { app: this.spec.app }, slot: slot.index, port: slot.port, pid: proc.pid, ready: false, startedAt: Date.now(), restarts: inPlace?.restarts ?? 0 };
     const watch = proc.exited.then(() => this.onExit(slot, proc));
     this.track(watch);
     // A replica that exits before it is ready fails the wait at once, not at the deadline.
@@ -157,7 +191,8 @@ export class ReplicaSet implements PodControl {
       const tail = await proc.logTail();
       throw new Error(`${(error as Error).message}${tail ? `\n--- ${name} log (last lines) ---\n${tail}` : ''}`, { cause: error });
     }
-    if (slot.pod.name === name) slot.pod.ready = true;
+    // The pod may have been replaced meanwhile (same name after a container restart): compare PIDs.
+    if (slot.pod?.pid === proc.pid) slot.pod.ready = true;
   }
 
   private onExit(slot: Slot, proc: ManagedProcess): void {

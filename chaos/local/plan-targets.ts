@@ -1,0 +1,36 @@
+import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
+import { LOCAL_SUPPORT } from './run-local.ts';
+import { selectorText } from './victims.ts';
+
+/** The local target's pods by label set, before anything starts (names are only known once running). */
+export interface LocalPodGroups {
+  replicas: { labels: Record<string, string>; count: number };
+  dataTier: { name: string; labels: Record<string, string> }[];
+}
+
+export type PlannedTargets = { ok: true; text: string } | { ok: false; problem: string };
+
+/**
+ * What an experiment will hit on the local target, in words for `resilience plan`, or why it
+ * cannot run there (a selector matching nothing, a destructive experiment on the data tier, a
+ * Kubernetes-only experiment).
+ */
+export function planLocalTargets(experiment: ResolvedExperiment, groups: LocalPodGroups): PlannedTargets {
+  const support = LOCAL_SUPPORT[experiment.experiment];
+  const selector = experiment.selector;
+  const matchesReplicas = matches(groups.replicas.labels, selector);
+  const data = groups.dataTier.filter((pod) => matches(pod.labels, selector));
+  const known = [selectorText(groups.replicas.labels), ...groups.dataTier.map((p) => selectorText(p.labels))].join('; ');
+  if (!support.replicas && !support.dataTier) return { ok: false, problem: support.how };
+  if (!matchesReplicas && data.length === 0) return { ok: false, problem: `${selectorText(selector)} matches nothing on the local target; its pods are labelled: ${known}` };
+  if (!matchesReplicas && !support.dataTier) return { ok: false, problem: `${experiment.experiment} cannot target the data tier on the local target (${data.map((d) => d.name).join(', ')} are not replaced when they die); target app=hastecrm-api` };
+  const total = (matchesReplicas ? groups.replicas.count : 0) + (support.dataTier ? data.length : 0);
+  const hit = Math.min(total, Math.max(1, Math.floor((experiment.podsAffectedPerc * total) / 100)));
+  const what = [matchesReplicas ? `${groups.replicas.count} × ${selectorText(groups.replicas.labels)} replica(s)` : '', ...(support.dataTier ? data.map((d) => d.name) : [])].filter(Boolean).join(' + ');
+  const repeat = experiment.intervalMs < experiment.durationMs ? `, again every ${experiment.intervalMs / 1000}s` : '';
+  return { ok: true, text: `${hit} of ${total} (${what}), picked at random${repeat}; ${support.how}` };
+}
+
+function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
