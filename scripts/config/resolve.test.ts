@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from './errors.ts';
 import { resolveConfig } from './resolve.ts';
 import { apiSlos } from '../../slo/api.ts';
@@ -97,5 +101,68 @@ describe('resolveConfig', () => {
   it('rejects a config that is not an object with suites', () => {
     expect(issuesOf(undefined)).toContainEqual(expect.stringMatching(/^: got missing;/));
     expect(issuesOf({ suites: {} })).toContainEqual(expect.stringMatching(/^suites: got \{\}; define at least one suite/));
+  });
+
+  it('takes any experiment of the table with its Litmus defaults, RAMP_TIME included in the start', () => {
+    const config = resolveConfig(
+      minimal({
+        load: { scenario: 's.ts', duration: '90s' },
+        chaos: [
+          { experiment: 'pod-cpu-hog', startAfter: '5s', env: { CPU_CORES: 2, CPU_LOAD: '80', RAMP_TIME: 2 } },
+          { experiment: 'pod-network-latency', startAfter: '30s', target: 'app=hastecrm-api', env: { NETWORK_LATENCY: 200, TOTAL_CHAOS_DURATION: 10 } },
+        ],
+      }),
+      '/project/c.ts',
+    );
+    const [hog, latency] = config.suites.api!.chaos;
+    expect(hog).toMatchObject({ experiment: 'pod-cpu-hog', name: 'pod-cpu-hog', startAfterMs: 7_000, durationMs: 60_000, intervalMs: 60_000, source: 'config' });
+    expect(hog?.definition.env).toMatchObject({ CPU_CORES: 2, CPU_LOAD: 80 });
+    expect(latency).toMatchObject({ experiment: 'pod-network-latency', startAfterMs: 30_000, durationMs: 10_000, selector: { app: 'hastecrm-api' } });
+    expect(issuesOf(minimal({ chaos: [{ experiment: 'pod-cpu-hog', startAfter: '1s', env: { CPU_LOAD: 150 } }] }))).toContainEqual('suites.api.chaos.0.env.CPU_LOAD: got 150; expected a percentage 0–100');
+    expect(issuesOf(minimal({ chaos: [{ startAfter: '1s' }] }))).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.experiment: .*give exactly one of "experiment" .* or "import"/));
+    expect(issuesOf(minimal({ chaos: [{ experiment: 'pod-delete', import: 'x.yaml', startAfter: '1s' }] }))).toContainEqual(expect.stringMatching(/give exactly one of/));
+  });
+});
+
+describe('resolveConfig: imported ChaosEngines', () => {
+  const SEED = fileURLToPath(new URL('../../chaos/litmus/fixtures/hastecrm-chaos.yaml', import.meta.url));
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("places the seed's hastecrm-chaos as written: pod-cpu-hog for 60 s, then pod-network-latency 200 ms for 60 s", () => {
+    const config = resolveConfig(minimal({ load: { scenario: 's.ts', duration: '150s' }, chaos: [{ import: SEED, startAfter: '15s' }] }), '/project/c.ts');
+    const chaos = config.suites.api!.chaos;
+    expect(chaos.map((e) => [e.name, e.experiment, e.startAfterMs, e.durationMs])).toEqual([
+      ['pod-cpu-hog', 'pod-cpu-hog', 15_000, 60_000],
+      ['pod-network-latency', 'pod-network-latency', 75_000, 60_000],
+    ]);
+    expect(chaos[0]?.definition.env).toMatchObject({ CPU_CORES: 1, CPU_LOAD: 50 });
+    expect(chaos[1]?.definition.env).toMatchObject({ NETWORK_LATENCY: 200, NETWORK_INTERFACE: 'eth0' });
+    expect(chaos[0]?.selector).toEqual({ app: 'hastecrm-api' });
+    expect(chaos[0]?.source).toMatch(/^ChaosEngine hastecrm-chaos \(/);
+  });
+
+  it('applies env and target overrides to every imported experiment, and a gap between them', () => {
+    const config = resolveConfig(
+      minimal({ load: { scenario: 's.ts', duration: '40s' }, chaos: [{ import: SEED, startAfter: '5s', gap: '2s', target: 'app=hastecrm-redis', env: { TOTAL_CHAOS_DURATION: 8 } }] }),
+      '/project/c.ts',
+    );
+    expect(config.suites.api!.chaos.map((e) => [e.startAfterMs, e.durationMs, e.selector.app])).toEqual([
+      [5_000, 8_000, 'hastecrm-redis'],
+      [15_000, 8_000, 'hastecrm-redis'],
+    ]);
+  });
+
+  it('names the import and the place in the YAML when the file is missing, unparsable or invalid', () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'resilience-import-'));
+    dirs.push(dir);
+    expect(issuesOf(minimal({ chaos: [{ import: 'nope.yaml', startAfter: '1s' }] }))).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.import: got "nope\.yaml"; a readable ChaosEngine YAML file/));
+    const bad = path.join(dir, 'bad.yaml');
+    writeFileSync(bad, 'apiVersion: litmuschaos.io/v1alpha1\nkind: ChaosEngine\nmetadata: { name: x }\nspec:\n  appinfo: { appns: a, applabel: app=a, appkind: deployment }\n  chaosServiceAccount: sa\n  experiments:\n    - name: pod-cpu-hog\n      spec: { components: { env: [ { name: CPU_LOAD, value: "300" } ] } }\n');
+    expect(issuesOf(minimal({ chaos: [{ import: bad, startAfter: '1s' }] }))).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.import \(bad\.yaml: spec\.experiments\.0\.spec\.components\.env\.0 \(CPU_LOAD\)\): got "300"; expected a percentage/));
+    const override = issuesOf(minimal({ chaos: [{ import: SEED, startAfter: '1s', env: { TOTAL_CHAOS_DURATION: 'soon' } }] }));
+    expect(override).toContainEqual(expect.stringMatching(/^suites\.api\.chaos\.0\.import \(hastecrm-chaos\.yaml: spec\.experiments\.0\)\.env\.TOTAL_CHAOS_DURATION: got "soon"/));
   });
 });
