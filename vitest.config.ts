@@ -10,6 +10,8 @@ const CPU_HEAVY = [
   'chaos/local/cgroups.test.ts',
   'chaos/local/netns-loss.test.ts',
   'scenarios/engine/coordinated-omission.test.ts',
+  'chaos/local/run-local.test.ts',
+  'chaos/local/network.test.ts',
 ];
 
 export default defineConfig({

@@ -87,6 +87,8 @@ export interface FaultProxy {
 
 /** A reset connection that never sends is reset after this much silence. */
 export const RESET_IDLE_MS = 1_000;
+/** The longest close() waits for sockets to report closed after destroying them. */
+const CLOSE_WAIT_MS = 2_000;
 
 export class FaultSpecError extends Error {
   constructor(
@@ -355,15 +357,20 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
       return cut;
     },
     close() {
-      // Resolves once the listener and every socket (both sides) have emitted 'close'.
-      closing ??= Promise.all([
-        new Promise<void>((resolve) => server.close(() => resolve())),
-        ...[...sockets].map((socket) => {
-          const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
-          socket.destroy();
-          return closed;
-        }),
-      ]).then(() => undefined);
+      // Resolves once the listener and every socket (both sides) have emitted 'close', or after
+      // CLOSE_WAIT_MS at the latest: every socket is destroyed by then, and a teardown must never
+      // hang on a 'close' event that does not come (seen rarely under load in tests).
+      closing ??= Promise.race([
+        Promise.all([
+          new Promise<void>((resolve) => server.close(() => resolve())),
+          ...[...sockets].map((socket) => {
+            const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+            socket.destroy();
+            return closed;
+          }),
+        ]).then(() => undefined),
+        new Promise<void>((resolve) => setTimeout(resolve, CLOSE_WAIT_MS).unref()),
+      ]);
       return closing;
     },
   };

@@ -5,7 +5,7 @@ import { sleep } from '../../scripts/util/wait.ts';
 import type { ChaosAction, ExperimentRecord } from '../types.ts';
 import type { FaultProxy, FaultSpec } from './fault-proxy.ts';
 import type { InjectorContext } from './pod-delete.ts';
-import { mergeRecords, pickVictims, selectorText } from './victims.ts';
+import { mergeRecords, notStarted, pickVictims, selectorText } from './victims.ts';
 import type { LossyHop } from './netns.ts';
 import { runNetnsPacketLoss } from './netns-loss.ts';
 
@@ -39,6 +39,8 @@ const PROBES = 5;
  */
 export async function runNetworkFault(spec: ResolvedExperiment & { experiment: NetworkExperiment }, target: NetworkControl, ctx: InjectorContext): Promise<ExperimentRecord> {
   const start = Date.now();
+  // An aborted run must not inject a fault it would only revert at once.
+  if (ctx.signal.aborted) return notStarted(spec.name, spec.experiment, 'the experiment was stopped before it injected anything');
   if (spec.experiment === 'pod-network-loss' && target.lossyHop) {
     const victims = pickVictims(target.pods(spec.selector).filter((pod) => pod.ready), spec.podsAffectedPerc, ctx.random);
     const hops = victims.map((victim) => target.lossyHop?.(victim.slot));

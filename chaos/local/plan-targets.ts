@@ -23,7 +23,7 @@ export function planLocalTargets(experiment: ResolvedExperiment, groups: LocalPo
   const known = [selectorText(groups.replicas.labels), ...groups.dataTier.map((p) => selectorText(p.labels))].join('; ');
   if (!support.replicas && !support.dataTier) return { ok: false, problem: support.how };
   if (!matchesReplicas && data.length === 0) return { ok: false, problem: `${selectorText(selector)} matches nothing on the local target; its pods are labelled: ${known}` };
-  if (!matchesReplicas && !support.dataTier) return { ok: false, problem: `${experiment.experiment} cannot target the data tier on the local target (${data.map((d) => d.name).join(', ')} are not replaced when they die); target app=hastecrm-api` };
+  if (!matchesReplicas && !support.dataTier) return { ok: false, problem: `${experiment.experiment} cannot target the data tier on the local target (${data.map((d) => d.name).join(', ')} are not replaced when they die); target ${selectorText(groups.replicas.labels)}` };
   const total = (matchesReplicas ? groups.replicas.count : 0) + (support.dataTier ? data.length : 0);
   const hit = Math.min(total, Math.max(1, Math.floor((experiment.podsAffectedPerc * total) / 100)));
   const what = [matchesReplicas ? `${groups.replicas.count} × ${selectorText(groups.replicas.labels)} replica(s)` : '', ...(support.dataTier ? data.map((d) => d.name) : [])].filter(Boolean).join(' + ');

@@ -5,6 +5,9 @@ import type { Ledger } from '../../../chaos/ledger.ts';
 import type { PodControl } from '../../../chaos/types.ts';
 import { sleep, waitUntil } from '../../../scripts/util/wait.ts';
 
+/** How long a container may take to die of killContainer's signal before the kill counts as failed. */
+const KILL_GRACE_MS = 5_000;
+
 /** A replica as chaos and reports see it: a pod, in Kubernetes words. */
 export interface Pod {
   /** Changes with every restart, like a pod recreated by its ReplicaSet: "hastecrm-api-3f9k2". */
@@ -109,16 +112,22 @@ export class ReplicaSet implements PodControl {
   /**
    * Kills a pod's container with `signal` (Litmus's container-kill): the pod stays, its container
    * is restarted in place (same pod name, new PID, restart count + 1), as the kubelet would.
+   * Resolves once the process has exited; throws when it is still running {@link KILL_GRACE_MS} later.
    */
   async killContainer(name: string, signal: NodeJS.Signals): Promise<Pod> {
     const slot = this.slots.find((s) => s.pod?.name === name);
     if (!slot?.process || !slot.pod) throw new Error(`no pod named ${name}`);
     const victim = { ...slot.pod };
     slot.restartInPlace = { name: victim.name, restarts: victim.restarts + 1 };
-    const exited = slot.process.exited;
-    slot.process.kill(signal);
-    // A signal the process survives (e.g. SIGUSR2) is not a kill: the caller's proof will say so.
-    await Promise.race([exited, sleep(5_000)]);
+    const proc = slot.process;
+    proc.kill(signal);
+    const died = await Promise.race([proc.exited.then(() => true), sleep(KILL_GRACE_MS).then(() => false)]);
+    if (!died) {
+      // A signal the process survives (e.g. SIGUSR2) is not a kill. Forget the in-place restart,
+      // or the pod's next real death would wrongly keep its name and count as a container restart.
+      if (slot.process === proc) slot.restartInPlace = undefined;
+      throw new Error(`${victim.name} (pid ${victim.pid}) was still running ${KILL_GRACE_MS} ms after ${signal}: the signal did not kill its container`);
+    }
     return victim;
   }
 
