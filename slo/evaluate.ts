@@ -1,7 +1,7 @@
 import type { AlertSlo, LatencySlo, Phase, Severity, SloDefinition, SloPhaseResult, Verdict } from './types.ts';
 import { PrometheusClient, PrometheusQueryError, PrometheusUnreachableError, type Sample } from './prometheus-client.ts';
 import { placeQuantile } from './histogram.ts';
-import { OPERATOR_TEXT, formatPercent, renderSloQueries, thresholdText } from './promql.ts';
+import { OPERATOR_TEXT, formatPercent, renderSloQueries, thresholdText, type HistogramStorage } from './promql.ts';
 import { sleep } from '../scripts/util/wait.ts';
 
 /**
@@ -54,6 +54,8 @@ export interface EvaluateOptions {
   maxWaitMs?: number;
   /** Queries in flight at once. Default 4. */
   concurrency?: number;
+  /** How the client's latency histogram is stored: `native` under real k6 (see renderSloQueries). Default `classic`. */
+  clientHistograms?: HistogramStorage;
   /** Aborting rejects the evaluation with the abort reason. */
   signal?: AbortSignal;
 }
@@ -78,6 +80,7 @@ export async function evaluateSlos(options: EvaluateOptions): Promise<SloPhaseRe
     signal: options.signal,
     coverage: new Map(),
     unreachable: undefined,
+    clientHistograms: options.clientHistograms ?? 'classic',
   };
   const tasks: (() => Promise<SloPhaseResult>)[] = [];
   for (const slo of options.slos) {
@@ -99,11 +102,12 @@ interface Context {
   coverage: Map<string, Promise<string | undefined>>;
   /** Set once Prometheus did not answer at all: later queries are not tried again (each would wait for its retries). */
   unreachable: PrometheusUnreachableError | undefined;
+  clientHistograms: HistogramStorage;
 }
 
 async function evaluateOne(context: Context, slo: SloDefinition, phase: Phase): Promise<SloPhaseResult> {
   const windowSeconds = Math.round((phase.end - phase.start) / 1000);
-  const queries = renderSloQueries(slo, Math.max(windowSeconds, 1));
+  const queries = renderSloQueries(slo, Math.max(windowSeconds, 1), { clientHistograms: context.clientHistograms });
   const base: SloPhaseResult = {
     slo: slo.name,
     side: slo.side,

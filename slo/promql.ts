@@ -30,8 +30,21 @@ export function substituteWindow(expr: string, windowSeconds: number): string {
   return expr.split(WINDOW_PLACEHOLDER).join(`${windowSeconds}s`);
 }
 
+/**
+ * How the client side's latency histogram is stored. `classic`: `_bucket{le}`/`_count` series (the
+ * embedded engine's /metrics, scraped). `native`: one native histogram series (real k6's
+ * remote-write output with K6_PROMETHEUS_RW_TREND_AS_NATIVE_HISTOGRAM; Prometheus needs
+ * `--enable-feature=native-histograms`).
+ */
+export type HistogramStorage = 'classic' | 'native';
+
+export interface RenderOptions {
+  /** Default `classic`. Server-side SLOs always use classic buckets (the API exposes them). */
+  clientHistograms?: HistogramStorage;
+}
+
 /** Renders the SLO's queries for a window of `windowSeconds`, evaluated at the window's end. */
-export function renderSloQueries(slo: SloDefinition, windowSeconds: number): SloQueries {
+export function renderSloQueries(slo: SloDefinition, windowSeconds: number, options: RenderOptions = {}): SloQueries {
   const w = `${windowSeconds}s`;
   switch (slo.kind) {
     case 'ratio':
@@ -40,6 +53,7 @@ export function renderSloQueries(slo: SloDefinition, windowSeconds: number): Slo
         samples: counterIncrease(slo.total, w),
       };
     case 'latency': {
+      if (slo.side === 'client' && options.clientHistograms === 'native') return renderNativeLatency(slo, w);
       const buckets = counterIncrease(histogramSeries(slo, '_bucket'), w, 'le');
       return {
         value: `histogram_quantile(${slo.quantile}, ${buckets}) * 1000`,
@@ -121,7 +135,21 @@ export function counterIncrease(selector: string, w: string, by?: string): strin
   return `${sum} ((${increase} and ${existed}) or (((${increase} >= ${last}) or ${last}) unless ${existed}))`;
 }
 
-function histogramSeries(slo: LatencySlo, suffix: '_bucket' | '_count'): string {
+/**
+ * A latency SLO over a native histogram: `increase()` of a native histogram is a histogram, which
+ * `histogram_quantile` and `histogram_count` read directly (Prometheus ≥ 2.40). There is no
+ * `buckets` query: the evaluator's check of where the quantile falls between classic bucket
+ * bounds does not apply, and a native histogram's exponential buckets (schema ≥ 0: at most a
+ * factor of 2 wide) bound the interpolation error instead. A series that appears inside the window
+ * loses its first push (increase() cannot count it); k6 pushes every second, so at most the first
+ * second of the load is missed.
+ */
+function renderNativeLatency(slo: LatencySlo, w: string): SloQueries {
+  const increase = `sum(increase(${histogramSeries(slo, '')}[${w}]))`;
+  return { value: `histogram_quantile(${slo.quantile}, ${increase}) * 1000`, samples: `histogram_count(${increase})` };
+}
+
+function histogramSeries(slo: LatencySlo, suffix: '' | '_bucket' | '_count'): string {
   const matchers = slo.matchers?.trim() ?? '';
   return matchers ? `${slo.histogram}${suffix}{${matchers}}` : `${slo.histogram}${suffix}`;
 }

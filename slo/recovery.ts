@@ -1,7 +1,7 @@
 import { placeQuantile } from './histogram.ts';
 import type { LatencySlo, Phase, RatioSlo, SloDefinition } from './types.ts';
 import { PrometheusQueryError, PrometheusUnreachableError, type PrometheusClient, type RangeSeries } from './prometheus-client.ts';
-import { renderSloQueries, thresholdText } from './promql.ts';
+import { renderSloQueries, thresholdText, type HistogramStorage } from './promql.ts';
 import { sleep } from '../scripts/util/wait.ts';
 
 /**
@@ -75,6 +75,8 @@ export interface RecoveryOptions {
   rollingWindowSeconds?: number;
   /** Default 1. */
   stepSeconds?: number;
+  /** As in `evaluateSlos`: the client's latency histogram, classic (default) or native (k6). */
+  clientHistograms?: HistogramStorage;
   /** The scrape interval Prometheus was configured with; the load's end is judged only once scraped. Default 1. */
   scrapeIntervalSeconds?: number;
   /** Longest wait for `loadEnd` plus one scrape to pass. Default 10 s. */
@@ -122,7 +124,7 @@ export async function measureTimeToRecover(options: RecoveryOptions): Promise<Re
     const next = experiments[index + 1];
     const horizon = next !== undefined && next.start < options.loadEnd ? { end: next.start, what: `the next experiment (${next.name}) started` } : { end: options.loadEnd, what: 'the load ended' };
     for (const slo of slos) {
-      const queries = renderSloQueries(slo, windowSeconds);
+      const queries = renderSloQueries(slo, windowSeconds, options.clientHistograms ? { clientHistograms: options.clientHistograms } : {});
       const stepMs = stepSeconds * 1000;
       const base = { slo: slo.name, experiment: experiment.name, query: queries.value, rollingWindowSeconds: windowSeconds, stepSeconds, from: experiment.start, to: horizon.end };
       const insufficient = (reason: string): RecoveryResult => ({ ...base, status: 'insufficient-data', degraded: false, ttrMs: null, reason, steps: { met: 0, violated: 0, noData: 0, unresolved: 0 } });

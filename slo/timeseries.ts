@@ -1,3 +1,4 @@
+import type { HistogramStorage } from './promql.ts';
 import { PrometheusQueryError, PrometheusUnreachableError, type PrometheusClient, type RangeSeries } from './prometheus-client.ts';
 import { promqlString } from './promql.ts';
 
@@ -69,8 +70,13 @@ export interface CollectTimeSeriesOptions {
   windowSeconds?: number;
   /** Default 2000: about one point per pixel of a wide chart, and well below Prometheus's 11,000. */
   maxPoints?: number;
-  /** Scrape jobs of the load driver and of the API replicas. Default `{ client: 'k6', server: 'hastecrm-api' }`. */
-  jobs?: { client: string; server: string };
+  /**
+   * Scrape jobs of the load driver and of the API replicas. Default `{ client: 'k6', server: 'hastecrm-api' }`.
+   * `client: null` when the driver pushes its metrics (k6's remote write: no job label to select on).
+   */
+  jobs?: { client: string | null; server: string };
+  /** The client's latency histogram: classic buckets (the embedded engine, default) or native (k6's remote write). */
+  clientHistograms?: HistogramStorage;
   /** Aborting rejects with the abort reason. */
   signal?: AbortSignal;
 }
@@ -108,7 +114,7 @@ export async function collectTimeSeries(options: CollectTimeSeriesOptions): Prom
 
   let unreachable: PrometheusUnreachableError | undefined;
   const series: TimeSeries[] = [];
-  for (const spec of seriesSpecs(options.jobs ?? { client: 'k6', server: 'hastecrm-api' }, windowSeconds)) {
+  for (const spec of seriesSpecs(options.jobs ?? { client: 'k6', server: 'hastecrm-api' }, windowSeconds, options.clientHistograms ?? 'classic')) {
     const base = { name: nameOf(spec), ...spec };
     try {
       if (unreachable) throw unreachable;
@@ -145,9 +151,9 @@ function toPoints(result: readonly RangeSeries[]): Pick<LoadedTimeSeries, 'point
   return { points, nonFinite };
 }
 
-function seriesSpecs(jobs: { client: string; server: string }, windowSeconds: number): SeriesSpec[] {
+function seriesSpecs(jobs: { client: string | null; server: string }, windowSeconds: number, clientHistograms: HistogramStorage = 'classic'): SeriesSpec[] {
   const w = `${windowSeconds}s`;
-  const client = `job=${promqlString(jobs.client)}`;
+  const client = jobs.client === null ? '' : `job=${promqlString(jobs.client)}`;
   const server = `job=${promqlString(jobs.server)}`;
   const sides = [
     {
@@ -155,12 +161,14 @@ function seriesSpecs(jobs: { client: string; server: string }, windowSeconds: nu
       requests: `k6_http_reqs_total{${client}}`,
       errors: `k6_http_reqs_total{${client},expected_response="false"}`,
       buckets: `k6_http_req_duration_seconds_bucket{${client}}`,
+      native: clientHistograms === 'native' ? `k6_http_req_duration_seconds{${client}}` : undefined,
     },
     {
       side: 'server' as const,
       requests: `http_requests_total{${server}}`,
       errors: `http_requests_total{${server},status=~"5.."}`,
       buckets: `http_request_duration_seconds_bucket{${server},route=~"/api.*"}`,
+      native: undefined,
     },
   ];
   const specs: SeriesSpec[] = [];
@@ -171,7 +179,9 @@ function seriesSpecs(jobs: { client: string; server: string }, windowSeconds: nu
       { side: s.side, metric: 'error-ratio', unit: 'ratio', query: `(${rollingIncrease(s.errors, w)} or vector(0)) / ${rollingIncrease(s.requests, w)}` },
     );
     for (const q of [0.5, 0.95, 0.99] as const) {
-      specs.push({ side: s.side, metric: `latency-p${Math.round(q * 100)}` as TimeSeriesMetric, unit: 'ms', query: `histogram_quantile(${q}, ${rollingIncrease(s.buckets, w, 'le')}) * 1000` });
+      // A native histogram (k6's remote write) is one series per label set: no buckets to sum by `le`.
+      const query = s.native !== undefined ? `histogram_quantile(${q}, sum(increase(${s.native}[${w}]))) * 1000` : `histogram_quantile(${q}, ${rollingIncrease(s.buckets, w, 'le')}) * 1000`;
+      specs.push({ side: s.side, metric: `latency-p${Math.round(q * 100)}` as TimeSeriesMetric, unit: 'ms', query });
     }
   }
   specs.push(

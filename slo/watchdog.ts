@@ -1,6 +1,7 @@
 import type { SloDefinition, SloPhaseResult } from './types.ts';
 import type { PrometheusClient } from './prometheus-client.ts';
 import { evaluateSlos } from './evaluate.ts';
+import type { HistogramStorage } from './promql.ts';
 
 /**
  * Critical-SLO watchdog, like k6's `abortOnFail`: while the load runs, every `everyMs` it judges
@@ -33,6 +34,8 @@ export interface WatchdogOptions {
   scrapeIntervalSeconds?: number;
   /** As in `evaluateSlos`: the scrape job behind each side's metrics. */
   jobs?: { client: string | null; server: string | null };
+  /** As in `evaluateSlos`: classic buckets (the embedded engine) or native histograms (k6's remote write). */
+  clientHistograms?: HistogramStorage;
   /** Called once, with the first failing result; no check runs after it. */
   onBreach: (result: SloPhaseResult) => void | Promise<void>;
   /** Called with each check's inconclusive results (for logging). */
@@ -95,6 +98,7 @@ export function startWatchdog(options: WatchdogOptions): Watchdog {
       phases: [{ name: WATCHDOG_PHASE, kind: 'overall', start: options.since, end }],
       scrapeIntervalSeconds,
       jobs: options.jobs,
+      ...(options.clientHistograms ? { clientHistograms: options.clientHistograms } : {}),
       signal: controller.signal,
     });
     if (stopped) return;

@@ -6,6 +6,7 @@ import { PrometheusClient } from '../../slo/prometheus-client.ts';
 import { measureTimeToRecover } from '../../slo/recovery.ts';
 import { collectTimeSeries } from '../../slo/timeseries.ts';
 import { API_SCRAPE_JOB } from '../../cluster/targets/local/local-target.ts';
+import { clientHistogramsOf } from './k6-driver.ts';
 import { LOAD_SCRAPE_JOB } from './load-and-chaos.ts';
 import { requireValue, type RunContext } from './run-context.ts';
 
@@ -19,10 +20,11 @@ export async function analyse(ctx: RunContext, signal: AbortSignal): Promise<voi
   const loadStart = requireValue(ctx.loadStart, 'loadStart');
   const loadEnd = requireValue(ctx.loadEnd, 'loadEnd');
   const scrapeIntervalSeconds = ctx.plan.suite.target.prometheus.scrapeIntervalMs / 1_000;
+  const clientHistograms = clientHistogramsOf(ctx.plan.load.driver);
   ctx.divergence = compareClientServer(ctx.slos);
   for (const d of ctx.divergence.filter((x) => x.diverged)) ctx.progress.info(`divergence in ${d.phase}: ${d.note}`);
   try {
-    ctx.recovery = await measureTimeToRecover({ client, slos: ctx.plan.suite.slos, phases: ctx.phases, loadEnd, scrapeIntervalSeconds, signal });
+    ctx.recovery = await measureTimeToRecover({ client, slos: ctx.plan.suite.slos, phases: ctx.phases, loadEnd, scrapeIntervalSeconds, clientHistograms, signal });
     for (const r of ctx.recovery) ctx.progress.info(`time to recover: ${r.slo} after ${r.experiment}: ${r.reason}`);
   } catch (error) {
     ctx.notes.push(`time to recover could not be measured: ${(error as Error).message}`);
@@ -33,7 +35,9 @@ export async function analyse(ctx: RunContext, signal: AbortSignal): Promise<voi
     ctx.notes.push(`alerts unknown: ${(error as Error).message}`);
   }
   try {
-    ctx.timeseries = await collectTimeSeries({ client, start: loadStart, end: loadEnd, stepSeconds: scrapeIntervalSeconds, jobs: { client: LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB }, signal });
+    // k6 pushes its metrics (remote write): there is no scrape job to select its series by.
+    const clientJob = ctx.plan.load.driver === 'k6' ? null : LOAD_SCRAPE_JOB;
+    ctx.timeseries = await collectTimeSeries({ client, start: loadStart, end: loadEnd, stepSeconds: scrapeIntervalSeconds, jobs: { client: clientJob, server: API_SCRAPE_JOB }, clientHistograms, signal });
   } catch (error) {
     ctx.notes.push(`time series could not be collected: ${(error as Error).message}`);
   }

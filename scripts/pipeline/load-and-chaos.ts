@@ -6,6 +6,7 @@ import type { Phase } from '../../slo/types.ts';
 import { startWatchdog } from '../../slo/watchdog.ts';
 import { sleep } from '../util/wait.ts';
 import { requireValue, type RunContext } from './run-context.ts';
+import { clientHistogramsOf } from './k6-driver.ts';
 
 export const LOAD_SCRAPE_JOB = 'k6';
 
@@ -14,7 +15,7 @@ export const LOAD_SCRAPE_JOB = 'k6';
  * both on the first failure. Resolves when the load has ended (its in-flight requests included).
  */
 export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Promise<void> {
-  const engine = requireValue(ctx.engine, 'engine');
+  const driver = requireValue(ctx.driver, 'driver');
   const target = requireValue(ctx.target, 'target');
   const prometheus = requireValue(ctx.prometheus, 'prometheus');
   const chaosAbort = new AbortController();
@@ -26,7 +27,7 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
     loadAbort.abort(signal.reason);
   };
   signal.addEventListener('abort', onRunAbort, { once: true });
-  const liveTimer = setInterval(() => ctx.progress.live(engine.live()), 500);
+  const liveTimer = setInterval(() => driver.showLive(ctx.progress), 500);
   ctx.loadStart = Date.now();
   const watchdog = ctx.plan.suite.slos.some((slo) => slo.severity === 'critical')
     ? startWatchdog({
@@ -34,7 +35,9 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
         slos: ctx.plan.suite.slos,
         since: ctx.loadStart,
         scrapeIntervalSeconds: ctx.plan.suite.target.prometheus.scrapeIntervalMs / 1_000,
-        jobs: { client: LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB },
+        // k6 pushes its metrics: no scrape job, no `up` series to check.
+        jobs: { client: driver.scrapeTarget === undefined ? null : LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB },
+        clientHistograms: clientHistogramsOf(ctx.plan.load.driver),
         onBreach: (result) => {
           ctx.breach = result;
           ctx.progress.warn(`critical SLO ${result.slo} failed while running (${result.reason ?? result.threshold}): stopping the load early`);
@@ -59,7 +62,7 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
       ctx.progress.info(`chaos: ${experiment.name} ended: ${record.tookEffect ? 'took effect' : `not proven (${record.reason ?? ''})`}`);
       return record;
     });
-    ctx.load = await engine.run(loadAbort.signal);
+    ctx.load = await driver.run(loadAbort.signal, prometheus.url, ctx.notes);
     ctx.loadEnd = Date.now();
     // A breach stopped the load early: the faults stop too, and the phases end where the load did.
     if (ctx.breach) chaosAbort.abort(new Error('the load was stopped'));

@@ -12,6 +12,8 @@ import { parseAnalysisTemplate, type AnalysisTemplateSpec } from '../../slo/cana
 import { readFileSync } from 'node:fs';
 import { planLocalTargets, type LocalPodGroups } from '../../chaos/local/plan-targets.ts';
 import { API_APP } from '../../cluster/targets/local/local-target.ts';
+import type { K6Availability } from '../../scenarios/k6/k6-process.ts';
+import { chooseLoadDriver, clientHistogramsOf, type LoadChoice, type LoadDriverChoice } from './k6-driver.ts';
 
 /** A phase as planned: offsets from the start of load, in milliseconds. */
 export interface PlannedPhase {
@@ -37,6 +39,8 @@ export interface RunPlan {
   phases: PlannedPhase[];
   /** Queries rendered for the `overall` phase's window; each phase uses its own duration. */
   slos: { slo: SloDefinition; queries: SloQueries; threshold: string }[];
+  /** The load driver (`--load`) and why it was chosen. */
+  load: LoadDriverChoice;
   /** Release analyses replayed over the run, parsed from the manifests at plan time. */
   canary: { flagger?: FlaggerCanarySpec; argo?: { template: AnalysisTemplateSpec; args: Record<string, string> }; gate: boolean } | undefined;
 }
@@ -44,6 +48,10 @@ export interface RunPlan {
 export interface PlanOptions {
   /** PODS_AFFECTED_PERC of 100 takes every matching pod down at once: only with this set (`--allow-all-pods`). */
   allowAllPods?: boolean;
+  /** `--load`: default `auto` (k6 when it runs here, else the embedded engine). */
+  load?: LoadChoice;
+  /** How k6 is looked for; default `k6Available()` (tests pass a stand-in). */
+  k6Availability?: () => Promise<K6Availability>;
 }
 
 /** Builds the plan for one suite. Throws ConfigError (exit 2) for anything that would make the run invalid. */
@@ -95,6 +103,8 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
   const canary = loadCanary(config, suite, issues);
   if (issues.length > 0) throw new ConfigError(config.configFile, issues);
   const phases = planPhases(scenario.durationMs, suite.chaos);
+  const load = await chooseLoadDriver(options.load ?? 'auto', options.k6Availability);
+  const clientHistograms = clientHistogramsOf(load.driver);
   return {
     config,
     suite,
@@ -103,8 +113,9 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
     schedule: suite.chaos,
     targets,
     phases,
+    load,
     canary,
-    slos: suite.slos.map((slo) => ({ slo, queries: renderSloQueries(slo, Math.round(scenario.durationMs / 1000)), threshold: thresholdText(slo) })),
+    slos: suite.slos.map((slo) => ({ slo, queries: renderSloQueries(slo, Math.round(scenario.durationMs / 1000), { clientHistograms }), threshold: thresholdText(slo) })),
   };
 }
 

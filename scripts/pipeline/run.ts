@@ -87,7 +87,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     status: decision.status,
     phases: ctx.phases,
     slos: ctx.slos,
-    ...(ctx.load ? { load: loadResultOf(ctx.load) } : {}),
+    ...(ctx.load ? { load: loadResultOf(ctx.load, plan.load.driver) } : {}),
     experiments: ctx.experiments,
     ...(ctx.breach ? { breach: ctx.breach } : {}),
     recovery: ctx.recovery,
@@ -148,7 +148,7 @@ function environment(): RunResult['environment'] {
 }
 
 /** The load summary as result.json keeps it: per-scenario breakdowns stay out (the totals and checks say enough). */
-function loadResultOf(summary: LoadSummary): LoadResult {
+function loadResultOf(summary: LoadSummary, driver: LoadResult['driver']): LoadResult {
   const { perScenario: _perScenario, ...rest } = summary;
-  return { driver: 'engine', ...rest };
+  return { driver, ...rest };
 }

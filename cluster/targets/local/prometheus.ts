@@ -103,6 +103,12 @@ export interface StartPrometheusOptions {
   binary?: string;
   /** The promtool binary; default the `promtool` beside `binary`, else on PATH. Validation is skipped when none exists. */
   promtool?: string;
+  /**
+   * `--enable-feature=native-histograms`: needed to store the native histograms real k6 remote-writes
+   * (its request duration). Off by default: with it on, Prometheus 2.42 also prefers the protobuf
+   * scrape format, which nothing the engine path relies on should change.
+   */
+  nativeHistograms?: boolean;
 }
 
 export interface RunningPrometheus {
@@ -186,6 +192,7 @@ async function startOnPort(
       '--web.enable-lifecycle',
       '--web.enable-remote-write-receiver',
       '--storage.tsdb.retention.time=1d',
+      ...(options.nativeHistograms === true ? ['--enable-feature=native-histograms'] : []),
     ],
     logFile,
   });
