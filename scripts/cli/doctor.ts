@@ -1,8 +1,21 @@
 import { findBinary, INSTALL_HINTS, type BinaryName } from '../../cluster/targets/local/binaries.ts';
+import { describeRuntimes, type SelectRuntimeOptions } from '../../cluster/targets/local/containers/runtime.ts';
+
+/** What `auto` picks for one local-target dependency, and why (`describeRuntimes`). */
+export type RuntimeRow = Awaited<ReturnType<typeof describeRuntimes>>[number];
 
 export interface DoctorReport {
   binaries: { name: BinaryName; path: string | undefined; purpose: string }[];
   capabilities: { name: string; ok: boolean; needs: BinaryName[] }[];
+  /** Per dependency of the local target: process, container or none (with the fix). */
+  runtimes: RuntimeRow[];
+}
+
+export interface DoctorOptions {
+  /** Default: `findBinary` on PATH. */
+  lookup?: (name: BinaryName) => string | undefined;
+  /** Passed to `describeRuntimes` (e.g. another PATH); default: this machine as is. */
+  runtime?: SelectRuntimeOptions;
 }
 
 const PURPOSE: Record<BinaryName, string> = {
@@ -27,11 +40,22 @@ const CAPABILITIES: { name: string; needs: BinaryName[] }[] = [
   { name: 'load driver: k6', needs: ['k6'] },
 ];
 
-/** Which binaries are present and what the harness can therefore run here. Starts nothing. */
-export function runDoctor(lookup: (name: BinaryName) => string | undefined = (name) => findBinary(name)): DoctorReport {
+/**
+ * Which binaries are present, what the harness can therefore run here, and where the local
+ * target's dependencies would run with runtime `auto` (asks Docker once, bounded at 3 s). Starts
+ * nothing.
+ */
+export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorReport> {
+  const lookup = options.lookup ?? ((name: BinaryName) => findBinary(name));
   const binaries = (Object.keys(PURPOSE) as BinaryName[]).map((name) => ({ name, path: lookup(name), purpose: PURPOSE[name] }));
   const present = new Set(binaries.filter((b) => b.path).map((b) => b.name));
-  return { binaries, capabilities: CAPABILITIES.map((c) => ({ ...c, ok: c.needs.every((n) => present.has(n)) })) };
+  const runtimes = await describeRuntimes({}, options.runtime ?? {});
+  return { binaries, capabilities: CAPABILITIES.map((c) => ({ ...c, ok: c.needs.every((n) => present.has(n)) })), runtimes };
+}
+
+/** The local target can run when every dependency has a runtime (a binary or a container). */
+export function localTargetRunnable(report: DoctorReport): boolean {
+  return report.runtimes.length > 0 && report.runtimes.every((row) => row.runtime !== 'none');
 }
 
 export function formatDoctor(report: DoctorReport): string {
@@ -45,6 +69,10 @@ export function formatDoctor(report: DoctorReport): string {
   for (const c of report.capabilities) {
     const lacking = c.needs.filter((n) => missing.has(n));
     lines.push(`  ${c.ok ? '✔' : '✖'} ${c.name}${c.ok ? '' : ` (needs ${lacking.join(', ')})`}`);
+  }
+  lines.push('', 'Local target dependencies (runtime "auto" picks):');
+  for (const row of report.runtimes) {
+    lines.push(`  ${row.runtime === 'none' ? '✖' : '✔'} ${row.service.padEnd(11)} ${row.runtime.padEnd(9)} ${row.reason}`);
   }
   return lines.join('\n');
 }

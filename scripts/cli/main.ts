@@ -11,13 +11,17 @@ import { consoleReporter } from '../../reports/console-reporter.ts';
 import { readRunResult, renderRunDir, ResultFileError } from '../../reports/render.ts';
 import { buildPlan } from '../pipeline/plan.ts';
 import { executeRun } from '../pipeline/run.ts';
+import { LOAD_CHOICES, type LoadChoice } from '../pipeline/k6-driver.ts';
 import { RunAbort } from '../pipeline/verdict.ts';
 import { parseDuration } from '../util/duration.ts';
 import { clusterCommand } from './cluster-command.ts';
 import { ClusterExistsError, InvalidEncryptionConfigError } from '../../cluster/targets/kind/kind-cluster.ts';
 import { UnsafeContextError } from '../../cluster/targets/kind/context-safety.ts';
 import { MissingBinaryError } from '../../cluster/targets/local/binaries.ts';
-import { formatDoctor, runDoctor } from './doctor.ts';
+import { formatDoctor, localTargetRunnable, runDoctor } from './doctor.ts';
+import { describeK6 } from '../pipeline/k6-driver.ts';
+import { removeRunContainers } from '../../cluster/targets/local/containers/cleanup.ts';
+import { dockerAnswers } from '../../cluster/targets/local/containers/docker.ts';
 import { formatValidateReport, validatePaths } from './validate.ts';
 import { EXPORT_FORMATS, exportSlos, type ExportFormat } from '../../slo/export.ts';
 import { formatPlan } from './plan-printer.ts';
@@ -34,6 +38,7 @@ interface RunFlags extends CommonOptions {
   rate?: string;
   duration?: string;
   allowAllPods?: boolean;
+  load?: LoadChoice;
 }
 
 const program = new Command()
@@ -45,6 +50,7 @@ const program = new Command()
 const configOption = new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_FILE);
 const reportsOption = new Option('--reports-dir <dir>', 'where run folders are written (overrides reportsDir)');
 const stateOption = new Option('--state-dir <dir>', 'where the ledger lives (overrides stateDir)');
+const loadOption = new Option('--load <driver>', 'load driver: auto (k6 when it runs here, else the embedded engine), k6 (exit 4 when k6 cannot run), engine').choices(LOAD_CHOICES).default('auto');
 
 program
   .command('run')
@@ -57,10 +63,11 @@ program
   .option('--rate <n>', 'override the scenario rate (iterations per second)')
   .option('--duration <d>', 'override the load duration, e.g. 30s')
   .option('--allow-all-pods', 'allow experiments with PODS_AFFECTED_PERC=100 (every matching pod at once: a full outage)')
+  .addOption(loadOption)
   .addHelpText('after', '\nExit codes: 0 pass · 1 SLO failed · 2 invalid config · 3 inconclusive · 4 environment · 5 cleanup failed · 130 interrupted')
   .action(async (suite: string, flags: RunFlags) => {
     const config = applyOverrides(await loadConfig(flags.config), flags, suite);
-    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true });
+    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true, load: flags.load ?? 'auto' });
     const progress = new ConsoleProgress();
     const controller = new AbortController();
     let signals = 0;
@@ -91,10 +98,11 @@ program
   .option('--rate <n>', 'override the scenario rate')
   .option('--duration <d>', 'override the load duration')
   .option('--allow-all-pods', 'allow experiments with PODS_AFFECTED_PERC=100')
+  .addOption(loadOption)
   .option('--json', 'print the plan as JSON')
   .action(async (suite: string, flags: RunFlags & { json?: boolean }) => {
     const config = applyOverrides(await loadConfig(flags.config), flags, suite);
-    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true });
+    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true, load: flags.load ?? 'auto' });
     if (flags.json) {
       const { config: _config, scenario, ...rest } = plan;
       console.log(redactText(JSON.stringify({ ...rest, scenario: { ...scenario, cumulativeWeights: undefined, requests: scenario.requests.map((r) => ({ name: r.name, method: r.method, weight: r.weight })) } }, null, 2)));
@@ -103,32 +111,40 @@ program
 
 program
   .command('doctor')
-  .description('show which binaries are present and which targets and load drivers can run here')
-  .action(() => {
-    const report = runDoctor();
+  .description('show which binaries are present, which targets and load drivers can run here, and whether the local target runs its dependencies as processes or containers')
+  .action(async () => {
+    const report = await runDoctor();
     console.log(formatDoctor(report));
-    process.exitCode = report.capabilities[0]?.ok ? ExitCode.Pass : ExitCode.Environment;
+    // Whether `--load auto` picks real k6, and why (it needs k6 >= 0.57 for TypeScript scenarios).
+    console.log(`\nLoad driver: ${await describeK6()}`);
+    process.exitCode = localTargetRunnable(report) ? ExitCode.Pass : ExitCode.Environment;
   });
 
 program
   .command('cleanup')
-  .description('revert what the ledger holds from runs that did not clean up (killed harness, crash)')
+  .description('revert what the ledger holds from runs that did not clean up (killed harness, crash), and remove their containers')
   .addOption(configOption)
   .addOption(stateOption)
-  .action(async (flags: CommonOptions) => {
+  .option('--all-containers', 'also remove every container labelled resilience.managed-by=hastecrm-resilience, whatever run started it (stops runs in progress elsewhere)')
+  .action(async (flags: CommonOptions & { allContainers?: boolean }) => {
     const stateDir = flags.stateDir ? path.resolve(flags.stateDir) : (await loadConfig(flags.config)).stateDir;
     const ledger = Ledger.open(stateDir);
     const orphans = ledger.orphans();
     const active = ledger.entries().length - orphans.length;
     if (active > 0) console.log(`${active} entr${active === 1 ? 'y belongs' : 'ies belong'} to a run still in progress; left alone.`);
-    if (orphans.length === 0) {
-      console.log(`nothing to clean up in ${ledger.file}`);
-      return;
+    let failed = 0;
+    if (orphans.length === 0) console.log(`nothing to clean up in ${ledger.file}`);
+    else {
+      const report = await ledger.revert(orphans);
+      for (const e of report.reverted) console.log(`✔ reverted ${e.description}`);
+      for (const f of report.failed) console.log(`✖ ${f.entry.description}: ${f.error}`);
+      failed += report.failed.length;
     }
-    const report = await ledger.revert(orphans);
-    for (const e of report.reverted) console.log(`✔ reverted ${e.description}`);
-    for (const f of report.failed) console.log(`✖ ${f.entry.description}: ${f.error}`);
-    process.exitCode = report.failed.length > 0 ? ExitCode.CleanupFailed : ExitCode.Pass;
+    // Containers are also found by their run-id label (ledger entries name them before they exist);
+    // with --all-containers, every harness container, e.g. when the state dir itself was lost.
+    const runIds = flags.allContainers ? undefined : [...new Set(orphans.map((o) => o.runId))];
+    if (runIds === undefined || runIds.length > 0) failed += await removeLabelledContainers(runIds);
+    process.exitCode = failed > 0 ? ExitCode.CleanupFailed : ExitCode.Pass;
   });
 
 program
@@ -207,6 +223,24 @@ program
     console.log(formatValidateReport(report));
     process.exitCode = report.exitCode;
   });
+
+/** Removes the containers labelled with these run ids (all of ours when undefined), prints what happened, returns the failures. */
+async function removeLabelledContainers(runIds: string[] | undefined): Promise<number> {
+  const docker = await dockerAnswers(3_000);
+  if (!docker.ok) {
+    console.log(`no harness containers checked: Docker does not answer (${docker.reason})`);
+    return 0;
+  }
+  try {
+    const removed = runIds === undefined ? await removeRunContainers() : (await Promise.all(runIds.map((id) => removeRunContainers(id)))).flat();
+    for (const id of removed) console.log(`✔ removed container ${id.slice(0, 12)}`);
+    if (removed.length === 0) console.log('no harness containers left');
+    return 0;
+  } catch (error) {
+    console.log(`✖ ${(error as Error).message}`);
+    return 1;
+  }
+}
 
 function applyOverrides(config: ResolvedConfig, flags: RunFlags, suite: string): ResolvedConfig {
   const out: ResolvedConfig = { ...config, suites: { ...config.suites } };

@@ -10,12 +10,13 @@ export function formatPlan(plan: RunPlan): string {
   lines.push(`Suite ${suite.name}${suite.description ? `: ${suite.description}` : ''}`);
   lines.push(`  config: ${plan.config.configFile}`);
   lines.push('');
-  lines.push(`Target: local (processes on this machine)`);
+  lines.push(`Target: local (on this machine; API replicas and the ingress as processes)`);
+  lines.push(`  runtimes: ${Object.entries(t.runtime).map(([service, runtime]) => `${service} ${runtime}${runtime === 'auto' ? ' (the binary if on PATH, else a container)' : ''}`).join(', ')}`);
   lines.push(`  services: postgresql, redis, ${t.replicas} × hastecrm-api, ingress, prometheus (scrape every ${formatDuration(t.prometheus.scrapeIntervalMs)})`);
   lines.push(`  ingress policy: timeout ${formatDuration(t.ingress.timeoutMs)}, ${t.ingress.attempts} retries, ${formatDuration(t.ingress.perTryTimeoutMs)} per try`);
   if (t.api.latencyMs > 0) lines.push(`  api artificial latency: ${formatDuration(t.api.latencyMs)} ± ${formatDuration(t.api.latencyJitterMs)}`);
   lines.push('');
-  lines.push(`Load: scenario ${scenario.name} (${suite.load.scenarioFile}), embedded engine`);
+  lines.push(`Load: scenario ${scenario.name} (${suite.load.scenarioFile}), ${plan.load.driver === 'k6' ? 'real k6' : 'embedded engine'} (${plan.load.reason})`);
   lines.push(`  ${describeSchedule(scenario)}`);
   for (const r of scenario.requests) lines.push(`  - ${r.name} (weight ${r.weight})`);
   lines.push('');

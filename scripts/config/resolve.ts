@@ -7,6 +7,8 @@ import { checkExperiment, EXPERIMENTS, parseLabelSelector, type ExperimentDefini
 import { importChaosEngine, scheduleSequentially } from '../../chaos/litmus/chaos-engine.ts';
 import { readFileSync } from 'node:fs';
 import type { SloDefinition } from '../../slo/types.ts';
+import type { ContainerService } from '../../cluster/targets/local/containers/images.ts';
+import type { RuntimePreference } from '../../cluster/targets/local/containers/runtime.ts';
 
 /**
  * One experiment on the run's timeline, with every Litmus default filled in and every duration in
@@ -44,6 +46,10 @@ export interface ResolvedLocalTarget {
   ingress: { timeoutMs: number; attempts: number; perTryTimeoutMs: number };
   prometheus: { scrapeIntervalMs: number };
   readyTimeoutMs: number;
+  /** Where each dependency runs (`auto`: the binary when present, else a container); see docs/containers.md. */
+  runtime: Record<ContainerService, RuntimePreference>;
+  /** Image overrides for the container runtime; absent: the official image when present locally, else one built here. */
+  images: Partial<Record<ContainerService, string>>;
 }
 
 export interface ResolvedSuite {
@@ -116,6 +122,8 @@ function resolveSuite(name: string, suite: ParsedSuite, rootDir: string, issues:
       },
       prometheus: { scrapeIntervalMs: parseDuration(t.prometheus.scrapeInterval) },
       readyTimeoutMs: parseDuration(t.readyTimeout),
+      runtime: { ...t.runtime },
+      images: Object.fromEntries(Object.entries(t.images).filter(([, image]) => image !== undefined)),
     },
     load: {
       scenarioFile: path.resolve(rootDir, suite.load.scenario),

@@ -34,6 +34,13 @@ const apiSchema = z
   })
   .strict();
 
+const runtimePreference = z.enum(['process', 'container', 'auto']);
+const runtimeSchema = z
+  .object({ postgres: runtimePreference.default('auto'), redis: runtimePreference.default('auto'), prometheus: runtimePreference.default('auto') })
+  .strict();
+const imageName = z.string().regex(/^[a-z0-9][a-z0-9._/:@-]*$/, { message: 'expected a local image name like "postgres:15"' });
+const imagesSchema = z.object({ postgres: imageName.optional(), redis: imageName.optional(), prometheus: imageName.optional() }).strict();
+
 const localTargetSchema = z
   .object({
     type: z.literal('local'),
@@ -46,6 +53,13 @@ const localTargetSchema = z
       .default({ scrapeInterval: '1s' }),
     /** How long each service may take to become ready before the run stops with exit 4. */
     readyTimeout: duration.default('30s'),
+    /**
+     * Per service: its binary on PATH (`process`), a Docker container (`container`), or `auto`
+     * (the binary when present, else a container when Docker answers). See docs/containers.md.
+     */
+    runtime: runtimeSchema.default(runtimeSchema.parse({})),
+    /** Images for the container runtime; each must already be present locally (nothing is pulled). */
+    images: imagesSchema.default({}),
   })
   .strict();
 

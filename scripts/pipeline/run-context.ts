@@ -13,6 +13,7 @@ import type { CanaryReplay } from '../../slo/canary/flagger.ts';
 import type { AnalysisReplay } from '../../slo/canary/argo.ts';
 import type { RunPlan } from './plan.ts';
 import type { Progress } from '../cli/progress.ts';
+import type { LoadDriver } from './k6-driver.ts';
 
 /** What the run's stages share. Each stage fills in its part; teardowns read what exists. */
 export interface RunContext {
@@ -24,7 +25,10 @@ export interface RunContext {
   workDir?: string;
   target?: LocalTarget;
   engine?: EmbeddedEngine;
-  prometheus?: RunningPrometheus;
+  /** The load driver the plan chose: the engine above, or k6. */
+  driver?: LoadDriver;
+  /** Either runtime's Prometheus: later stages use only its url and stop(). */
+  prometheus?: Pick<RunningPrometheus, 'url' | 'stop'>;
   loadStart?: number;
   loadEnd?: number;
   load?: LoadSummary;

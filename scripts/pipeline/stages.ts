@@ -1,12 +1,15 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ServiceStartError } from '../../cluster/targets/local/binaries.ts';
 import { API_SCRAPE_JOB, LocalTarget } from '../../cluster/targets/local/local-target.ts';
 import { freePort } from '../../cluster/targets/local/ports.ts';
+import { selectRuntime } from '../../cluster/targets/local/containers/runtime.ts';
+import { startPrometheusContainer, type RunningPrometheusContainer } from '../../cluster/targets/local/containers/services.ts';
 import { renderPrometheusConfig, startPrometheus, waitForTargetsUp, type RunningPrometheus, type ScrapeJob } from '../../cluster/targets/local/prometheus.ts';
 import { createEmbeddedEngine } from '../../scenarios/engine/engine.ts';
+import { clientHistogramsOf, engineDriver, k6Driver } from './k6-driver.ts';
 import { evaluateSlos } from '../../slo/evaluate.ts';
 import { waitForScrapesAfter } from '../../slo/settle.ts';
 import { analyse } from './analyse.ts';
@@ -19,6 +22,9 @@ export const PROMETHEUS_SCRAPE_JOB = 'prometheus';
 /** Experiments that need the fault proxies in front of the replicas. */
 const NETWORK_EXPERIMENTS: ReadonlySet<string> = new Set(['pod-network-latency', 'pod-network-loss', 'pod-network-partition']);
 const ALERT_RULES = fileURLToPath(new URL('../../cluster/addons/prometheus/hastecrm-alerts.yaml', import.meta.url));
+
+/** Prometheus as either runtime starts it; the later stages use only its url and stop(). */
+type PrometheusHandle = RunningPrometheus | RunningPrometheusContainer;
 
 /** A leftover from an earlier run could not be reverted: faults may remain (exit 5). */
 export class LeftoverCleanupError extends Error {
@@ -68,12 +74,29 @@ export function localRunTasks(): Task<RunContext>[] {
       },
     },
     {
-      title: 'start the load engine',
+      title: 'start the load driver',
       async setup(ctx) {
         const target = requireValue(ctx.target, 'target');
+        ctx.progress.info(`load driver: ${ctx.plan.load.driver} (${ctx.plan.load.reason})`);
+        if (ctx.plan.load.driver === 'k6') {
+          const { overrides } = ctx.plan.scenarioSource;
+          ctx.driver = k6Driver({
+            scenarioFile: ctx.plan.suite.load.scenarioFile,
+            scenario: ctx.plan.scenario,
+            overridden: overrides.rate !== undefined || overrides.durationMs !== undefined,
+            baseUrl: target.baseUrl,
+            runId: ctx.runId,
+            workDir: requireValue(ctx.workDir, 'workDir'),
+            runDir: ctx.runDir,
+            ...(ctx.plan.load.k6 ? { k6Binary: ctx.plan.load.k6.path } : {}),
+          });
+          return;
+        }
         ctx.engine = await createEmbeddedEngine({ scenario: ctx.plan.scenarioSource.definition, overrides: ctx.plan.scenarioSource.overrides, baseUrl: target.baseUrl });
+        ctx.driver = engineDriver(ctx.engine);
       },
       async teardown(ctx) {
+        await ctx.driver?.close();
         await ctx.engine?.close();
       },
     },
@@ -81,36 +104,55 @@ export function localRunTasks(): Task<RunContext>[] {
       title: 'start Prometheus and wait until it sees every target',
       async setup(ctx, signal) {
         const target = requireValue(ctx.target, 'target');
-        const engine = requireValue(ctx.engine, 'engine');
+        const driver = requireValue(ctx.driver, 'driver');
         const spec = ctx.plan.suite.target;
         const dir = path.join(requireValue(ctx.workDir, 'workDir'), 'prometheus');
         mkdirSync(dir, { recursive: true });
         // Prometheus also scrapes itself (job `prometheus`): rule evaluations are the evidence that
         // "no alert fired" was observed rather than assumed. Its config must name its own port,
         // so the port is chosen here (and chosen again if another process takes it first).
-        let prometheus: RunningPrometheus | undefined;
+        const choice = await selectRuntime('prometheus', spec.runtime.prometheus);
+        ctx.progress.info(`Prometheus runs as a ${choice.runtime}: ${choice.reason}`);
+        let prometheus: PrometheusHandle | undefined;
         let jobs: ScrapeJob[] = [];
         for (let attempt = 1; !prometheus; attempt++) {
           const port = await freePort();
           jobs = [
             ...target.scrapeJobs(),
-            { job: LOAD_SCRAPE_JOB, targets: [`127.0.0.1:${engine.metricsPort}`] },
+            // k6 pushes through remote write instead of being scraped.
+            ...(driver.scrapeTarget === undefined ? [] : [{ job: LOAD_SCRAPE_JOB, targets: [driver.scrapeTarget] }]),
             { job: PROMETHEUS_SCRAPE_JOB, targets: [`127.0.0.1:${port}`] },
           ];
           const config = renderPrometheusConfig({ scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000, jobs, ruleFiles: [ALERT_RULES] });
           try {
-            prometheus = await startPrometheus({ dir, config, port, signal, readyTimeoutMs: spec.readyTimeoutMs });
+            prometheus =
+              choice.runtime === 'container'
+                ? await startPrometheusContainer({
+                    runId: ctx.runId,
+                    ledger: ctx.ledger,
+                    config,
+                    // The rules file at the same absolute path inside the container: the config stays the process runtime's.
+                    files: [{ path: ALERT_RULES, content: readFileSync(ALERT_RULES, 'utf8') }],
+                    port,
+                    signal,
+                    readyTimeoutMs: spec.readyTimeoutMs,
+                    ...(spec.images.prometheus ? { image: spec.images.prometheus } : {}),
+                  })
+                : await startPrometheus({ dir, config, port, signal, readyTimeoutMs: spec.readyTimeoutMs, nativeHistograms: driver.kind === 'k6' });
           } catch (error) {
             if (attempt >= 3 || signal.aborted || !(error instanceof ServiceStartError) || !/address already in use/i.test(error.message)) throw error;
           }
         }
         ctx.prometheus = prometheus;
-        prometheusLedgerId = ctx.ledger.record({
-          runId: ctx.runId,
-          kind: 'process',
-          description: `prometheus (pid ${prometheus.process.pid})`,
-          revert: { type: 'kill-process', pid: prometheus.process.pid, startTime: prometheus.process.startTime, name: 'prometheus' },
-        });
+        // A container records (and on stop forgets) its own ledger entry; a process is recorded here.
+        if ('process' in prometheus) {
+          prometheusLedgerId = ctx.ledger.record({
+            runId: ctx.runId,
+            kind: 'process',
+            description: `prometheus (pid ${prometheus.process.pid})`,
+            revert: { type: 'kill-process', pid: prometheus.process.pid, startTime: prometheus.process.startTime, name: 'prometheus' },
+          });
+        }
         await waitForTargetsUp(prometheus.url, { jobs: jobs.map((j) => j.job), timeoutMs: spec.readyTimeoutMs, signal });
         ctx.progress.info(`Prometheus at ${prometheus.url}`);
       },
@@ -122,7 +164,7 @@ export function localRunTasks(): Task<RunContext>[] {
     {
       title: 'scenario setup',
       async setup(ctx, signal) {
-        await requireValue(ctx.engine, 'engine').setup(signal);
+        await requireValue(ctx.driver, 'driver').setup(signal);
       },
     },
     {
@@ -146,7 +188,9 @@ export function localRunTasks(): Task<RunContext>[] {
         const prometheus = requireValue(ctx.prometheus, 'prometheus');
         const loadEnd = requireValue(ctx.loadEnd, 'loadEnd');
         const spec = ctx.plan.suite.target;
-        const settled = await waitForScrapesAfter(prometheus.url, [LOAD_SCRAPE_JOB], loadEnd, ctx.plan.suite.settleMs + 2 * spec.prometheus.scrapeIntervalMs, signal);
+        // k6 has pushed its last samples before it exits; only a scraped driver needs a scrape after the end.
+        const scraped = requireValue(ctx.driver, 'driver').scrapeTarget !== undefined;
+        const settled = !scraped || (await waitForScrapesAfter(prometheus.url, [LOAD_SCRAPE_JOB], loadEnd, ctx.plan.suite.settleMs + 2 * spec.prometheus.scrapeIntervalMs, signal));
         if (!settled) ctx.notes.push(`Prometheus did not scrape the load engine after the load ended (within ${ctx.plan.suite.settleMs} ms)`);
         ctx.phases = actualPhases(ctx);
         ctx.slos = await evaluateSlos({
@@ -154,7 +198,8 @@ export function localRunTasks(): Task<RunContext>[] {
           slos: ctx.plan.suite.slos,
           phases: ctx.phases,
           scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000,
-          jobs: { client: LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB },
+          jobs: { client: scraped ? LOAD_SCRAPE_JOB : null, server: API_SCRAPE_JOB },
+          clientHistograms: clientHistogramsOf(ctx.plan.load.driver),
         });
       },
     },

@@ -180,7 +180,7 @@ describe('resilience run (local target, end to end)', () => {
     const { code, output } = await runCli(['run', 'api', '--config', fixture('short'), '--reports-dir', dirs.reports, '--state-dir', dirs.state, '--history-dir', dirs.history], { env: { PATH: '/nonexistent' } });
     const resources = watch.stop();
     expect(code, `expected exit 4; output:\n${output}`).toBe(4);
-    expect(output).toMatch(/required binary "redis-server" was not found on PATH; install it: apt-get install -y redis-server/);
+    expect(output).toMatch(/redis cannot run here: redis-server not found on PATH.*install the binary \(apt-get install -y redis-server\) or install and start Docker/);
     expect(readResult(onlyRunDir(dirs.reports))).toMatchObject({ verdict: 'inconclusive', exitCode: 4, status: 'failed' });
     for (const [pid, what] of resources.pids) expect(isAlive(pid), `${what} still running`).toBe(false);
     expect(readLedger(dirs.state)).toEqual([]);

@@ -6,10 +6,13 @@ import type { ResolvedLocalTarget } from '../../../scripts/config/resolve.ts';
 import { waitUntil } from '../../../scripts/util/wait.ts';
 import { ManagedProcess } from './managed-process.ts';
 import { freePort } from './ports.ts';
-import { startPostgres, type RunningPostgres } from './postgres.ts';
-import { startRedis, type RunningRedis } from './redis.ts';
+import { startPostgres } from './postgres.ts';
+import { startRedis } from './redis.ts';
 import { ReplicaSet } from './replica-set.ts';
 import { startFaultProxy, type FaultProxy } from '../../../chaos/local/fault-proxy.ts';
+import { inspectContainer } from './containers/docker.ts';
+import { selectRuntime } from './containers/runtime.ts';
+import { startPostgresContainer, startRedisContainer, type ServiceContainer } from './containers/services.ts';
 import { createLossyHop, NetnsEnvironmentError, requireNetnsTools, type LossyHop } from '../../../chaos/local/netns.ts';
 
 const API_ENTRY = fileURLToPath(new URL('../../apps/api/server.ts', import.meta.url));
@@ -48,6 +51,19 @@ export interface LocalTargetOptions {
   lossyHops?: boolean;
 }
 
+/**
+ * PostgreSQL or Redis as the target holds it, whichever runtime runs it. `pid` is the host PID of
+ * the server process (for a container: its main process, read once it was ready), which the
+ * cgroup-based chaos (pause, CPU and memory hogs) nests a cgroup around.
+ */
+interface DataTierService {
+  url: string;
+  pid: number | undefined;
+  /** Present when the service runs in a container. */
+  container?: ServiceContainer;
+  stop(): Promise<void>;
+}
+
 /** A process of the data tier as chaos sees it: a pod that no ReplicaSet replaces. */
 export interface DataTierPod {
   name: string;
@@ -63,8 +79,8 @@ export interface DataTierPod {
  * way, `stop()` still stops whatever did start. `stop()` is idempotent.
  */
 export class LocalTarget {
-  private postgres: RunningPostgres | undefined;
-  private redis: RunningRedis | undefined;
+  private postgres: DataTierService | undefined;
+  private redis: DataTierService | undefined;
   private replicas: ReplicaSet | undefined;
   private ingress: ManagedProcess | undefined;
   private ingressLedgerId: string | undefined;
@@ -87,13 +103,23 @@ export class LocalTarget {
     mkdirSync(logDir, { recursive: true });
 
     for (const dir of ['postgres', 'redis']) mkdirSync(path.join(workDir, dir), { recursive: true });
-    log('starting PostgreSQL and Redis');
+    const [pgRuntime, redisRuntime] = await Promise.all([selectRuntime('postgres', spec.runtime.postgres), selectRuntime('redis', spec.runtime.redis)]);
+    log(`starting PostgreSQL (${pgRuntime.runtime}: ${pgRuntime.reason}) and Redis (${redisRuntime.runtime}: ${redisRuntime.reason})`);
+    // Container services record (and on stop forget) their own ledger entry; processes go through own().
+    const containerOptions = { runId, ledger, signal, readyTimeoutMs: spec.readyTimeoutMs };
+    const startPg = async (): Promise<DataTierService> => {
+      if (pgRuntime.runtime === 'container') return withHostPid(await startPostgresContainer({ ...containerOptions, ...(spec.images.postgres ? { image: spec.images.postgres } : {}) }));
+      const pg = this.own(await startPostgres({ dir: path.join(workDir, 'postgres'), signal, readyTimeoutMs: spec.readyTimeoutMs }), 'postgres');
+      return { url: pg.url, pid: pg.process.pid, stop: () => pg.stop() };
+    };
+    const startRedisService = async (): Promise<DataTierService> => {
+      if (redisRuntime.runtime === 'container') return withHostPid(await startRedisContainer({ ...containerOptions, ...(spec.images.redis ? { image: spec.images.redis } : {}) }));
+      const redis = this.own(await startRedis({ dir: path.join(workDir, 'redis'), signal, readyTimeoutMs: spec.readyTimeoutMs }), 'redis');
+      return { url: redis.url, pid: redis.process.pid, stop: () => redis.stop() };
+    };
     // Both start in parallel; wait for both to settle before failing, so a service that was
     // still starting when the other failed is known to stop() and never left running.
-    const [pgStart, redisStart] = await Promise.allSettled([
-      startPostgres({ dir: path.join(workDir, 'postgres'), signal, readyTimeoutMs: spec.readyTimeoutMs }).then((pg) => (this.postgres = this.own(pg, 'postgres'))),
-      startRedis({ dir: path.join(workDir, 'redis'), signal, readyTimeoutMs: spec.readyTimeoutMs }).then((r) => (this.redis = this.own(r, 'redis'))),
-    ]);
+    const [pgStart, redisStart] = await Promise.allSettled([startPg().then((pg) => (this.postgres = pg)), startRedisService().then((r) => (this.redis = r))]);
     if (pgStart.status === 'rejected') throw pgStart.reason;
     if (redisStart.status === 'rejected') throw redisStart.reason;
     const postgres = pgStart.value;
@@ -208,9 +234,16 @@ export class LocalTarget {
   /** PostgreSQL and Redis as pods (labels app=hastecrm-postgresql / app=hastecrm-redis), for pause and stress experiments. */
   dataTierPods(selector: Record<string, string> = {}): DataTierPod[] {
     const pods: DataTierPod[] = [];
-    if (this.postgres?.process.pid !== undefined) pods.push({ name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, pid: this.postgres.process.pid });
-    if (this.redis?.process.pid !== undefined) pods.push({ name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, pid: this.redis.process.pid });
+    if (this.postgres?.pid !== undefined) pods.push({ name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, pid: this.postgres.pid });
+    if (this.redis?.pid !== undefined) pods.push({ name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, pid: this.redis.pid });
     return pods.filter((pod) => Object.entries(selector).every(([key, value]) => pod.labels[key] === value));
+  }
+
+  /** The URL the replicas use for PostgreSQL or Redis, whichever runtime runs it. */
+  dataTierUrl(service: 'postgres' | 'redis'): string {
+    const running = service === 'postgres' ? this.postgres : this.redis;
+    if (!running) throw new Error(`${service} of the local target has not started`);
+    return running.url;
   }
 
   replicaSet(): ReplicaSet {
@@ -258,6 +291,22 @@ export class LocalTarget {
         this.options.ledger.remove(id);
       },
     };
+  }
+}
+
+/**
+ * A container service with the host PID of its main process. The harness's cgroup chaos nests its
+ * cgroup under the container's own (`/sys/fs/cgroup/<controller>/docker/<id>/resilience-…`), so the
+ * container's limits still apply and moving the tasks back restores it. The PID is read once: the
+ * local chaos never restarts a data-tier container, so it does not change during a run.
+ */
+async function withHostPid(service: { container: ServiceContainer; url: string; stop(): Promise<void> }): Promise<DataTierService> {
+  try {
+    const state = await inspectContainer(service.container.id);
+    return { url: service.url, container: service.container, pid: state.pid > 0 ? state.pid : undefined, stop: () => service.stop() };
+  } catch (error) {
+    await service.stop().catch(() => undefined);
+    throw error;
   }
 }
 
