@@ -5,7 +5,8 @@ import { selectorText } from './victims.ts';
 /** The local target's pods by label set, before anything starts (names are only known once running). */
 export interface LocalPodGroups {
   replicas: { labels: Record<string, string>; count: number };
-  dataTier: { name: string; labels: Record<string, string> }[];
+  /** `container`: the service is configured to run in a container (runtime 'container'). */
+  dataTier: { name: string; labels: Record<string, string>; container?: boolean }[];
 }
 
 export type PlannedTargets = { ok: true; text: string } | { ok: false; problem: string };
@@ -23,6 +24,12 @@ export function planLocalTargets(experiment: ResolvedExperiment, groups: LocalPo
   const known = [selectorText(groups.replicas.labels), ...groups.dataTier.map((p) => selectorText(p.labels))].join('; ');
   if (!support.replicas && !support.dataTier) return { ok: false, problem: support.how };
   if (!matchesReplicas && data.length === 0) return { ok: false, problem: `${selectorText(selector)} matches nothing on the local target; its pods are labelled: ${known}` };
+  if (!matchesReplicas && experiment.experiment === 'container-kill' && data.every((d) => d.container === true)) {
+    const hit = Math.min(data.length, Math.max(1, Math.floor((experiment.podsAffectedPerc * data.length) / 100)));
+    return { ok: true, text: `${hit} of ${data.length} (${data.map((d) => d.name).join(' + ')}), picked at random; docker kill, then the container is started again` };
+  }
+  if (!matchesReplicas && experiment.experiment === 'container-kill')
+    return { ok: false, problem: `container-kill on the data tier needs it in containers (target.runtime.postgres / .redis = 'container'): a killed process is not restarted by anyone; or target ${selectorText(groups.replicas.labels)}` };
   if (!matchesReplicas && !support.dataTier) return { ok: false, problem: `${experiment.experiment} cannot target the data tier on the local target (${data.map((d) => d.name).join(', ')} are not replaced when they die); target ${selectorText(groups.replicas.labels)}` };
   const total = (matchesReplicas ? groups.replicas.count : 0) + (support.dataTier ? data.length : 0);
   const hit = Math.min(total, Math.max(1, Math.floor((experiment.podsAffectedPerc * total) / 100)));

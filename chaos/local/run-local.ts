@@ -3,6 +3,7 @@ import type { Pod } from '../../cluster/targets/local/replica-set.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
 import type { ExperimentRecord, PodControl } from '../types.ts';
 import { runContainerKill, type ContainerControl } from './container-kill.ts';
+import { runDataTierContainerKill, runDockerPause } from './docker-faults.ts';
 import type { FaultProxy } from './fault-proxy.ts';
 import type { LossyHop } from './netns.ts';
 import { runNetworkFault, type NetworkExperiment } from './network.ts';
@@ -17,12 +18,14 @@ export interface LocalChaosSurface {
   faultProxy(slot: number): FaultProxy | undefined;
   lossyHop(slot: number): LossyHop | undefined;
   dataTierPods(selector: Record<string, string>): DataTierPod[];
+  /** After a data-tier container was restarted: read its host PID again. */
+  refreshDataTierPid?(name: string): Promise<void>;
 }
 
 /** What each experiment can hit on the local target, for `resilience plan` and for refusing impossible plans early. */
 export const LOCAL_SUPPORT: Record<ResolvedExperiment['experiment'], { replicas: boolean; dataTier: boolean; how: string }> = {
   'pod-delete': { replicas: true, dataTier: false, how: 'SIGTERM (SIGKILL with FORCE) to the replica; the ReplicaSet starts a new pod' },
-  'container-kill': { replicas: true, dataTier: false, how: 'SIGNAL to the replica; its container restarts in place' },
+  'container-kill': { replicas: true, dataTier: false, how: 'SIGNAL to the replica; its container restarts in place (a data-tier container: docker kill, then started again)' },
   'pod-cpu-hog': { replicas: true, dataTier: true, how: "stress-ng --cpu inside the process's cgroup (v1)" },
   'pod-memory-hog': { replicas: true, dataTier: true, how: "stress-ng --vm inside the process's memory cgroup" },
   'pod-network-latency': { replicas: true, dataTier: false, how: 'the fault proxy between the ingress and the replica delays replies' },
@@ -41,8 +44,12 @@ export async function runLocalExperiment(spec: ResolvedExperiment, surface: Loca
   switch (spec.experiment) {
     case 'pod-delete':
       return runPodDelete({ ...spec, experiment: 'pod-delete' }, surface.replicas, ctx);
-    case 'container-kill':
+    case 'container-kill': {
+      // The data tier only when it runs in containers: Docker restarts them, as the kubelet would.
+      const data = surface.dataTierPods(spec.selector);
+      if (surface.replicas.pods(spec.selector).length === 0 && data.length > 0) return runDataTierContainerKill(spec, data, (name) => surface.refreshDataTierPid?.(name) ?? Promise.resolve(), ctx);
       return runContainerKill(spec, surface.replicas, ctx);
+    }
     case 'pod-network-latency':
     case 'pod-network-loss':
     case 'pod-network-partition':
@@ -55,6 +62,9 @@ export async function runLocalExperiment(spec: ResolvedExperiment, surface: Loca
       return onEachVictim(spec, surface, ctx, (victim) => runMemoryHog({ name: spec.name, memoryConsumptionMb: Number(env.MEMORY_CONSUMPTION), durationMs: spec.durationMs }, victim, ctx));
     case 'pod-pause':
       return onEachVictim(spec, surface, ctx, async (victim) => {
+        // A data-tier container is paused the Docker way (docker pause), as the issue's mapping asks.
+        const container = (victim as Partial<DataTierPod>).container;
+        if (container) return runDockerPause(spec, victim as DataTierPod, ctx);
         const port = (victim as Partial<Pod>).port;
         const probe = port === undefined ? undefined : () => answers(port);
         const record = await runPause({ name: spec.name, durationMs: spec.durationMs }, victim, ctx, probe ? { probe } : {});

@@ -68,6 +68,8 @@ interface DataTierService {
 export interface DataTierPod {
   name: string;
   labels: Record<string, string>;
+  /** Present when it runs in a container: chaos then kills and pauses it the Docker way. */
+  container?: ServiceContainer;
   pid: number;
 }
 
@@ -234,9 +236,21 @@ export class LocalTarget {
   /** PostgreSQL and Redis as pods (labels app=hastecrm-postgresql / app=hastecrm-redis), for pause and stress experiments. */
   dataTierPods(selector: Record<string, string> = {}): DataTierPod[] {
     const pods: DataTierPod[] = [];
-    if (this.postgres?.pid !== undefined) pods.push({ name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, pid: this.postgres.pid });
-    if (this.redis?.pid !== undefined) pods.push({ name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, pid: this.redis.pid });
+    const add = (name: string, app: string, service: DataTierService | undefined): void => {
+      if (service?.pid === undefined) return;
+      pods.push({ name, labels: { app, tier: 'data' }, pid: service.pid, ...(service.container ? { container: service.container } : {}) });
+    };
+    add('hastecrm-postgresql-0', 'hastecrm-postgresql', this.postgres);
+    add('hastecrm-redis-0', 'hastecrm-redis', this.redis);
     return pods.filter((pod) => Object.entries(selector).every(([key, value]) => pod.labels[key] === value));
+  }
+
+  /** Reads a data-tier container's host PID again, after chaos restarted it (container-kill). */
+  async refreshDataTierPid(name: string): Promise<void> {
+    const service = name === 'hastecrm-postgresql-0' ? this.postgres : name === 'hastecrm-redis-0' ? this.redis : undefined;
+    if (!service?.container) return;
+    const state = await inspectContainer(service.container.id);
+    service.pid = state.pid > 0 ? state.pid : undefined;
   }
 
   /** The URL the replicas use for PostgreSQL or Redis, whichever runtime runs it. */
@@ -297,8 +311,8 @@ export class LocalTarget {
 /**
  * A container service with the host PID of its main process. The harness's cgroup chaos nests its
  * cgroup under the container's own (`/sys/fs/cgroup/<controller>/docker/<id>/resilience-…`), so the
- * container's limits still apply and moving the tasks back restores it. The PID is read once: the
- * local chaos never restarts a data-tier container, so it does not change during a run.
+ * container's limits still apply and moving the tasks back restores it. The PID is read once and
+ * again after container-kill restarts the container (`refreshDataTierPid`).
  */
 async function withHostPid(service: { container: ServiceContainer; url: string; stop(): Promise<void> }): Promise<DataTierService> {
   try {
