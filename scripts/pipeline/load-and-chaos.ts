@@ -47,7 +47,7 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
       })
     : undefined;
   try {
-    const surface: LocalChaosSurface = { replicas: target.replicaSet(), faultProxy: (slot) => target.faultProxy(slot), lossyHop: (slot) => target.lossyHop(slot), dataTierPods: (selector) => target.dataTierPods(selector) };
+    const surface: LocalChaosSurface = { replicas: target.replicaSet(), faultProxy: (slot) => target.faultProxy(slot), lossyHop: (slot) => target.lossyHop(slot), dataTierPods: (selector) => target.dataTierPods(selector), refreshDataTierPid: (name) => target.refreshDataTierPid(name) };
     ctx.chaosRuns = ctx.plan.schedule.map(async (experiment): Promise<ExperimentRecord> => {
       await sleep(experiment.startAfterMs, chaosAbort.signal).catch(() => undefined);
       if (chaosAbort.signal.aborted) return { name: experiment.name, experiment: experiment.experiment, start: Date.now(), end: Date.now(), actions: [], tookEffect: false, reason: 'the run stopped before the experiment started' };

@@ -78,8 +78,8 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
   const groups: LocalPodGroups = {
     replicas: { labels: { app: API_APP }, count: suite.target.replicas },
     dataTier: [
-      { name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' } },
-      { name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' } },
+      { name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, container: suite.target.runtime.postgres === 'container' },
+      { name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, container: suite.target.runtime.redis === 'container' },
     ],
   };
   for (const e of suite.chaos) {
