@@ -83,11 +83,21 @@ describe('planLocalTargets on the data tier', () => {
   });
 
   it('refuses destructive and network experiments on the data tier, naming the pods and the fix', () => {
-    for (const experiment of ['pod-delete', 'container-kill', 'pod-network-latency', 'pod-network-loss', 'pod-network-partition']) {
+    for (const experiment of ['pod-delete', 'pod-network-latency', 'pod-network-loss', 'pod-network-partition']) {
       expect(refused(resolved(experiment, { tier: 'data' })), experiment).toBe(
         `${experiment} cannot target the data tier on the local target (postgres, redis are not replaced when they die); target app=hastecrm-api`,
       );
     }
+    // container-kill: only where Docker restarts them.
+    expect(refused(resolved('container-kill', { tier: 'data' }))).toBe(
+      "container-kill on the data tier needs it in containers (target.runtime.postgres / .redis = 'container'): a killed process is not restarted by anyone; or target app=hastecrm-api",
+    );
+  });
+
+  it('plans container-kill on the data tier when it runs in containers', () => {
+    const groups: LocalPodGroups = { replicas: GROUPS.replicas, dataTier: GROUPS.dataTier.map((d) => ({ ...d, container: true })) };
+    const planned = planLocalTargets(resolved('container-kill', { tier: 'data' }), groups);
+    expect(planned).toEqual({ ok: true, text: '1 of 2 (postgres + redis), picked at random; docker kill, then the container is started again' });
   });
 
   it("suggests the replicas' own labels, not a fixed name", () => {
