@@ -2,7 +2,8 @@
  * The embedded load engine: runs a scenario in this Node process when k6 is not installed, and
  * serves k6-named metrics on /metrics so the run's Prometheus scrapes it like it would scrape k6.
  */
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
+import { withDefaultHeaders } from './default-headers.ts';
 import type { ScenarioDefinition } from '../types.ts';
 import { LatencyRecorder, RateWindow } from './latency.ts';
 import { EngineMetrics, renderExposition } from './metrics.ts';
@@ -13,6 +14,13 @@ import type { ResolvedScenario, ScenarioOverrides } from './resolve.ts';
 import type { LiveStats, LoadSummary } from './results.ts';
 import { LATE_START_BOUND_MS, ScenarioRun } from './scenario-run.ts';
 import { createSetupHttp } from './setup-http.ts';
+import { WarmConnections } from './warm-connections.ts';
+import { warmUpHotPath } from './warm-up.ts';
+
+/** Time allowed to open one connection to the target. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** At most this many connections are opened before the clock starts; more VUs connect on first use. */
+const MAX_WARM_CONNECTIONS = 1_000;
 
 export interface EmbeddedEngineOptions {
   /** One scenario, or several run side by side (each from its `startTime`; names must differ). */
@@ -22,6 +30,8 @@ export interface EmbeddedEngineOptions {
   baseUrl: string;
   /** Only for a single arrival-rate scenario (see resolveScenario); rejected otherwise. */
   overrides?: ScenarioOverrides;
+  /** Headers added to every request that does not set them, e.g. `{ host: 'api.hastecrm.com' }` behind a host-routing ingress. */
+  headers?: Readonly<Record<string, string>>;
   /** The interface /metrics listens on; only loopback is allowed. */
   metricsHost?: '127.0.0.1';
   /** Tuning for tests: an iteration more than this behind schedule is dropped. Default 1000 ms. */
@@ -76,7 +86,7 @@ export async function createEmbeddedEngine(options: EmbeddedEngineOptions): Prom
   if (metricsHost !== '127.0.0.1') throw new Error(`metricsHost must be 127.0.0.1, got ${String(metricsHost)}`);
   const metrics = scenarios.map((scenario) => new EngineMetrics(scenario));
   const server = await startMetricsServer(() => renderExposition(metrics), metricsHost);
-  return new Engine(scenarios, target, metrics, server, options.lateStartBoundMs ?? LATE_START_BOUND_MS);
+  return new Engine(scenarios, { ...target, headers: options.headers }, metrics, server, options.lateStartBoundMs ?? LATE_START_BOUND_MS);
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see EmbeddedEngineOptions.scenario
@@ -88,6 +98,9 @@ class Engine implements EmbeddedEngine {
   readonly metricsUrl: string;
   readonly metricsPort: number;
   private readonly pool: Pool;
+  /** The pool, with the default headers added when there are any. */
+  private readonly dispatcher: Dispatcher;
+  private readonly warm: WarmConnections;
   private readonly latency = new LatencyRecorder();
   private readonly rateWindow = new RateWindow();
   private setupOutcome: Promise<void> | undefined;
@@ -100,20 +113,24 @@ class Engine implements EmbeddedEngine {
 
   constructor(
     readonly scenarios: readonly ResolvedScenario[],
-    private readonly target: { origin: string; basePath: string },
+    private readonly target: { origin: string; basePath: string; headers?: Readonly<Record<string, string>> | undefined },
     private readonly metrics: readonly EngineMetrics[],
     private readonly server: MetricsServer,
     private readonly lateStartBoundMs: number,
   ) {
     this.metricsUrl = server.url;
     this.metricsPort = server.port;
+    this.warm = new WarmConnections(target.origin, CONNECT_TIMEOUT_MS);
     this.pool = new Pool(target.origin, {
       // One connection per VU: a request never waits in the pool's queue for a free socket.
       connections: scenarios.reduce((sum, s) => sum + s.maxVUs, 0),
       pipelining: 1,
       keepAliveTimeout: 4_000,
-      connectTimeout: 10_000,
+      // Hands out the connections opened before the clock started, then connects as undici would
+      // (with CONNECT_TIMEOUT_MS; undici ignores its connectTimeout option beside a connect function).
+      connect: this.warm.connect,
     });
+    this.dispatcher = target.headers ? this.pool.compose(withDefaultHeaders(target.headers)) : this.pool;
   }
 
   get scenario(): ResolvedScenario {
@@ -135,7 +152,7 @@ class Engine implements EmbeddedEngine {
       (scenario, i) =>
         new ScenarioRun({
           scenario,
-          dispatcher: this.pool,
+          dispatcher: this.dispatcher,
           basePath: this.target.basePath,
           setupData: this.setupData[i],
           metrics: this.metrics[i] as EngineMetrics,
@@ -145,6 +162,12 @@ class Engine implements EmbeddedEngine {
           lateStartBoundMs: this.lateStartBoundMs,
         }),
     );
+    // Like k6 initialising preAllocatedVUs before the test: their connections are opened before
+    // the clock starts, so connecting does not stall the first iterations (see warm-connections.ts).
+    const preAllocated = this.scenarios.reduce((sum, s) => sum + s.preAllocatedVUs, 0);
+    await warmUpHotPath();
+    await this.warm.open(Math.min(preAllocated, MAX_WARM_CONNECTIONS), signal);
+    if (this.closing !== undefined) throw new Error('the engine was closed while opening connections, before any load was sent');
     this.runStartedAt = performance.now();
     const summaries = await Promise.all(this.runs.map((run, i) => this.startAfterOffset(run, this.scenarios[i] as ResolvedScenario, signal)));
     if (summaries.length === 1) return summaries[0] as LoadSummary;
@@ -192,6 +215,7 @@ class Engine implements EmbeddedEngine {
     this.closing ??= (async () => {
       for (const timer of this.startTimers) clearTimeout(timer);
       this.startTimers.clear();
+      this.warm.close();
       await Promise.all(this.runs.map((run) => run.stopNow()));
       // destroy, not close: interrupted requests must not keep sockets (or this process) alive.
       await Promise.allSettled([this.pool.destroy(), this.server.close()]);
@@ -204,7 +228,7 @@ class Engine implements EmbeddedEngine {
       const setup = scenario.setup;
       if (setup === undefined) continue;
       signal.throwIfAborted();
-      const http = createSetupHttp({ dispatcher: this.pool, basePath: this.target.basePath, signal });
+      const http = createSetupHttp({ dispatcher: this.dispatcher, basePath: this.target.basePath, signal });
       try {
         this.setupData[i] = await setup({ baseUrl: this.target.origin + this.target.basePath, http, signal });
       } catch (error) {

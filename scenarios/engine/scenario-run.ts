@@ -3,7 +3,8 @@
  *
  * Open model (constant- and ramping-arrival-rate): iteration i is due at the time the schedule
  * gives it (schedules.ts) whatever the system's latency. One timer loop starts every due iteration
- * (in batches when the loop wakes up late), and latency is measured from the iteration's scheduled
+ * (in batches when the loop wakes up late); a VU freed while iterations are overdue starts the next
+ * one in the same event-loop turn instead of waiting for the timer, and latency is measured from the iteration's scheduled
  * start, not from when it was sent, so a stalled server shows up in the percentiles instead of
  * slowing the load down (no coordinated omission). An iteration that finds every VU busy, or that
  * is more than the lateness bound behind schedule, is not sent but counted as dropped.
@@ -173,6 +174,8 @@ export class ScenarioRun {
   // VUs: slot vu-1 holds that VU's request in flight.
   private readonly slots: (InFlightRequest | undefined)[] = [];
   private readonly freeVus: number[] = [];
+  /** undici options of requests whose path and body are static, by spec index (see dispatchOptions). */
+  private readonly staticOptions: (Dispatcher.DispatchOptions | undefined)[] = [];
   private allocatedVus = 0;
   private inFlight = 0;
 
@@ -272,7 +275,8 @@ export class ScenarioRun {
   complete(request: InFlightRequest, status: number, error: unknown): void {
     if (request.settled) return;
     request.settled = true;
-    const latencyMs = performance.now() - request.scheduledAt;
+    const now = performance.now();
+    const latencyMs = now - request.scheduledAt;
     let kind: ErrorKind | undefined;
     let errorCode = 0;
     if (error !== undefined) {
@@ -299,8 +303,15 @@ export class ScenarioRun {
       this.errorsByKind[kind] += 1;
     }
     this.releaseVu(request);
-    if (this.stopping && this.inFlight === 0) this.finish();
-    else if (this.schedule.model === 'closed' && !this.stopping) this.wakeSoon();
+    if (this.stopping) {
+      if (this.inFlight === 0) this.finish();
+    } else if (this.arrivals === undefined) {
+      this.wakeSoon();
+    } else if (this.nextIndex < this.scenario.plannedIterations && this.startAt + this.arrivals.offsetMs(this.nextIndex) <= now) {
+      // Open model: an iteration is already overdue and this VU is free for it. Waiting for the
+      // timer's next tick (≥ 1 ms away) would leave the VU idle and drop iterations it could run.
+      this.wakeSoon();
+    }
   }
 
   /** Runs the request's checks; a check that throws counts as failed. Never affects `errors`. */
@@ -320,17 +331,27 @@ export class ScenarioRun {
     });
   }
 
-  /** Closed model: a VU just freed up; start its next iteration on the next turn of the event loop (not recursively). */
+  /**
+   * A VU just freed up and has work: start it right after this turn's I/O callbacks (not
+   * recursively inside undici's callback), once for every completion of the turn. The open model
+   * only starts what is already due, and keeps its timer: it still points at the next due time.
+   */
   private wakeSoon(): void {
     if (this.wakePending || this.finished) return;
     this.wakePending = true;
-    setImmediate(() => {
-      this.wakePending = false;
-      if (this.finished) return;
-      clearTimeout(this.timer);
-      this.tick();
-    });
+    setImmediate(this.onWake);
   }
+
+  private readonly onWake = (): void => {
+    this.wakePending = false;
+    if (this.finished || this.stopping) return;
+    if (this.arrivals !== undefined) {
+      this.startDueArrivals(this.arrivals, performance.now());
+      return;
+    }
+    clearTimeout(this.timer);
+    this.tick();
+  };
 
   private tick(): void {
     this.timer = undefined;
@@ -470,21 +491,34 @@ export class ScenarioRun {
       return;
     }
     try {
-      this.options.dispatcher.dispatch(
-        {
-          path: this.options.basePath + path,
-          method: spec.method,
-          headers: spec.headers,
-          body,
-          // Our own sweep enforces timeoutMs from the send; undici's timers only back it up.
-          headersTimeout: spec.timeoutMs + 1_000,
-          bodyTimeout: spec.timeoutMs + 1_000,
-        },
-        request,
-      );
+      this.options.dispatcher.dispatch(this.dispatchOptions(spec, path, body), request);
     } catch (error) {
       this.complete(request, 0, error);
     }
+  }
+
+  /**
+   * undici's options for one request. A request with a static path and body gets the same object
+   * every time (undici only reads it), sparing an allocation and a string concatenation per request.
+   * undici's own header and body timers are off (0): the sweep enforces timeoutMs from the send,
+   * and undici would otherwise arm and refresh two timers per request.
+   */
+  private dispatchOptions(spec: ResolvedRequest, path: string, body: string | undefined): Dispatcher.DispatchOptions {
+    const cacheable = typeof spec.path === 'string' && typeof spec.body !== 'function';
+    if (cacheable) {
+      const cached = this.staticOptions[spec.index];
+      if (cached !== undefined) return cached;
+    }
+    const options: Dispatcher.DispatchOptions = {
+      path: this.options.basePath + path,
+      method: spec.method,
+      headers: spec.headers,
+      body,
+      headersTimeout: 0,
+      bodyTimeout: 0,
+    };
+    if (cacheable) this.staticOptions[spec.index] = options;
+    return options;
   }
 
   private pickRequest(): ResolvedRequest {
