@@ -61,6 +61,22 @@ export default defineConfig({
       ],
       slos: apiSlos,
     },
+    // Needs Docker and kind (a CI runner): `npm run chaos:kind`. `resilience plan kind-api` works anywhere.
+    'kind-api': {
+      description: 'The CRM API on a kind cluster (the kind overlay behind ingress-nginx) while Litmus deletes half of the API pods; the Service and the other replica must carry the load.',
+      target: { type: 'kind', cluster: 'hastecrm', namespace: 'hastecrm-production', chaosNamespace: 'hastecrm-chaos', replicas: 2 },
+      load: { scenario: 'scenarios/api.ts', rate: 30, duration: '3m' },
+      chaos: [
+        {
+          experiment: 'pod-delete',
+          startAfter: '60s',
+          target: 'app=hastecrm-api',
+          env: { TOTAL_CHAOS_DURATION: '30', CHAOS_INTERVAL: '10', PODS_AFFECTED_PERC: '50', FORCE: 'false' },
+        },
+      ],
+      slos: apiSlos,
+      timeout: '30m',
+    },
     seed: {
       description: "The seed's Litmus ChaosEngine hastecrm-chaos imported as written: pod-cpu-hog (1 core at 50 % for 60 s), then pod-network-latency (200 ms for 60 s).",
       target: { type: 'local', replicas: 3 },

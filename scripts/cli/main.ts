@@ -39,6 +39,7 @@ interface RunFlags extends CommonOptions {
   duration?: string;
   allowAllPods?: boolean;
   load?: LoadChoice;
+  allowContext?: string;
 }
 
 const program = new Command()
@@ -50,6 +51,7 @@ const program = new Command()
 const configOption = new Option('-c, --config <file>', 'config file').default(DEFAULT_CONFIG_FILE);
 const reportsOption = new Option('--reports-dir <dir>', 'where run folders are written (overrides reportsDir)');
 const stateOption = new Option('--state-dir <dir>', 'where the ledger lives (overrides stateDir)');
+const allowContextOption = new Option('--allow-context <name>', 'kind target: also allow modifying this kube context (only kind-* contexts are used otherwise); type its exact name');
 const loadOption = new Option('--load <driver>', 'load driver: auto (k6 when it runs here, else the embedded engine), k6 (exit 4 when k6 cannot run), engine').choices(LOAD_CHOICES).default('auto');
 
 program
@@ -64,10 +66,11 @@ program
   .option('--duration <d>', 'override the load duration, e.g. 30s')
   .option('--allow-all-pods', 'allow experiments with PODS_AFFECTED_PERC=100 (every matching pod at once: a full outage)')
   .addOption(loadOption)
+  .addOption(allowContextOption)
   .addHelpText('after', '\nExit codes: 0 pass · 1 SLO failed · 2 invalid config · 3 inconclusive · 4 environment · 5 cleanup failed · 130 interrupted')
   .action(async (suite: string, flags: RunFlags) => {
     const config = applyOverrides(await loadConfig(flags.config), flags, suite);
-    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true, load: flags.load ?? 'auto' });
+    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true, load: flags.load ?? 'auto', ...(flags.allowContext ? { allowContext: flags.allowContext } : {}) });
     const progress = new ConsoleProgress();
     const controller = new AbortController();
     let signals = 0;
@@ -99,10 +102,11 @@ program
   .option('--duration <d>', 'override the load duration')
   .option('--allow-all-pods', 'allow experiments with PODS_AFFECTED_PERC=100')
   .addOption(loadOption)
+  .addOption(allowContextOption)
   .option('--json', 'print the plan as JSON')
   .action(async (suite: string, flags: RunFlags & { json?: boolean }) => {
     const config = applyOverrides(await loadConfig(flags.config), flags, suite);
-    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true, load: flags.load ?? 'auto' });
+    const plan = await buildPlan(config, suite, { allowAllPods: flags.allowAllPods === true, load: flags.load ?? 'auto', ...(flags.allowContext ? { allowContext: flags.allowContext } : {}) });
     if (flags.json) {
       const { config: _config, scenario, ...rest } = plan;
       console.log(redactText(JSON.stringify({ ...rest, scenario: { ...scenario, cumulativeWeights: undefined, requests: scenario.requests.map((r) => ({ name: r.name, method: r.method, weight: r.weight })) } }, null, 2)));

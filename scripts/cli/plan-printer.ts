@@ -10,11 +10,21 @@ export function formatPlan(plan: RunPlan): string {
   lines.push(`Suite ${suite.name}${suite.description ? `: ${suite.description}` : ''}`);
   lines.push(`  config: ${plan.config.configFile}`);
   lines.push('');
-  lines.push(`Target: local (on this machine; API replicas and the ingress as processes)`);
-  lines.push(`  runtimes: ${Object.entries(t.runtime).map(([service, runtime]) => `${service} ${runtime}${runtime === 'auto' ? ' (the binary if on PATH, else a container)' : ''}`).join(', ')}`);
-  lines.push(`  services: postgresql, redis, ${t.replicas} × hastecrm-api, ingress, prometheus (scrape every ${formatDuration(t.prometheus.scrapeIntervalMs)})`);
-  lines.push(`  ingress policy: timeout ${formatDuration(t.ingress.timeoutMs)}, ${t.ingress.attempts} retries, ${formatDuration(t.ingress.perTryTimeoutMs)} per try`);
-  if (t.api.latencyMs > 0) lines.push(`  api artificial latency: ${formatDuration(t.api.latencyMs)} ± ${formatDuration(t.api.latencyJitterMs)}`);
+  if (t.type === 'kind') {
+    lines.push(`Target: kind cluster ${t.cluster} (kube context kind-${t.cluster}; ${t.reuse ? 'reused and kept after the run' : 'created for the run unless it exists, deleted after it when created'})`);
+    lines.push(`  nodes: 1 control plane + ${t.workers} worker(s); addons: ingress-nginx, prometheus, metrics-server, litmus, k6-operator${t.addons.length > 0 ? `, ${t.addons.join(', ')}` : ''}`);
+    lines.push(`  applies: the kind overlay (cluster/manifests/overlays/kind) with the run's label, the API image built here and \`kind load\`ed; ${t.replicas} × hastecrm-api in ${t.namespace}`);
+    lines.push(`  ingress: http://127.0.0.1:${t.ingressPort} with Host: ${t.apiHost}; in-cluster Prometheus at http://127.0.0.1:${t.prometheusPort}, federated by a host Prometheus that also scrapes the load engine (every ${formatDuration(t.prometheus.scrapeIntervalMs)})`);
+    lines.push(`  chaos: Litmus ChaosEngines in namespace ${t.chaosNamespace} (pod-security privileged, litmus-admin), acting on ${t.namespace}`);
+    lines.push(`  teardown: every object labelled with the run id is deleted${t.reuse ? '; the cluster stays' : ''}`);
+    lines.push(`  kube contexts modified: kind-${t.cluster}${plan.allowContext ? ` and, allowed by --allow-context, ${plan.allowContext}` : ' only (others need --allow-context <name>)'}`);
+  } else {
+    lines.push(`Target: local (on this machine; API replicas and the ingress as processes)`);
+    lines.push(`  runtimes: ${Object.entries(t.runtime).map(([service, runtime]) => `${service} ${runtime}${runtime === 'auto' ? ' (the binary if on PATH, else a container)' : ''}`).join(', ')}`);
+    lines.push(`  services: postgresql, redis, ${t.replicas} × hastecrm-api, ingress, prometheus (scrape every ${formatDuration(t.prometheus.scrapeIntervalMs)})`);
+    lines.push(`  ingress policy: timeout ${formatDuration(t.ingress.timeoutMs)}, ${t.ingress.attempts} retries, ${formatDuration(t.ingress.perTryTimeoutMs)} per try`);
+    if (t.api.latencyMs > 0) lines.push(`  api artificial latency: ${formatDuration(t.api.latencyMs)} ± ${formatDuration(t.api.latencyJitterMs)}`);
+  }
   lines.push('');
   lines.push(`Load: scenario ${scenario.name} (${suite.load.scenarioFile}), ${plan.load.driver === 'k6' ? 'real k6' : 'embedded engine'} (${plan.load.reason})`);
   lines.push(`  ${describeSchedule(scenario)}`);
@@ -30,6 +40,11 @@ export function formatPlan(plan: RunPlan): string {
     lines.push(`  ${formatDuration(x.startAfterMs)} → ${formatDuration(x.startAfterMs + x.durationMs)}  ${x.name}: ${x.experiment} on ${Object.entries(x.selector).map(([k, v]) => `${k}=${v}`).join(',')}${x.source === 'config' ? '' : ` (from ${x.source})`}`);
     lines.push(`      hits: ${plan.targets[x.name] ?? 'unknown'}`);
     lines.push(`      tunables: ${tunables}`);
+  }
+  if (t.type === 'kind') {
+    const warnings = plan.policy.filter((f) => f.severity === 'warning');
+    lines.push(`  policy check (Pod Security of ${t.chaosNamespace}, from the manifests the run applies): ${plan.policy.length === 0 ? 'no conflicts' : `${warnings.length} warning(s)`}`);
+    for (const w of warnings) lines.push(`    warning: ${w.experiment} in ${w.namespace}: ${w.message}`);
   }
   lines.push('');
   lines.push('Phases:');

@@ -22,12 +22,14 @@ function issuesOf(raw: unknown): string[] {
 describe('local target runtime and images', () => {
   it('defaults every service to auto and no image override', () => {
     const target = resolveConfig(withTarget({}), '/project/resilience.config.ts').suites.api!.target;
+    if (target.type !== 'local') throw new Error('expected a local target');
     expect(target.runtime).toEqual({ postgres: 'auto', redis: 'auto', prometheus: 'auto' });
     expect(target.images).toEqual({});
   });
 
   it('takes a runtime per service and image names, filling the rest with auto', () => {
     const target = resolveConfig(withTarget({ runtime: { postgres: 'container' }, images: { postgres: 'postgres:15', redis: 'registry.local:5000/redis@sha256:abc' } }), '/project/resilience.config.ts').suites.api!.target;
+    if (target.type !== 'local') throw new Error('expected a local target');
     expect(target.runtime).toEqual({ postgres: 'container', redis: 'auto', prometheus: 'auto' });
     expect(target.images).toEqual({ postgres: 'postgres:15', redis: 'registry.local:5000/redis@sha256:abc' });
   });

@@ -52,10 +52,29 @@ export interface ResolvedLocalTarget {
   images: Partial<Record<ContainerService, string>>;
 }
 
+/** hasteCRM on a kind cluster; see the `kind` target in schema.ts. */
+export interface ResolvedKindTarget {
+  type: 'kind';
+  cluster: string;
+  reuse: boolean;
+  workers: number;
+  namespace: string;
+  chaosNamespace: string;
+  replicas: number;
+  addons: string[];
+  ingressPort: number;
+  prometheusPort: number;
+  apiHost: string;
+  prometheus: { scrapeIntervalMs: number };
+  readyTimeoutMs: number;
+}
+
+export type ResolvedTarget = ResolvedLocalTarget | ResolvedKindTarget;
+
 export interface ResolvedSuite {
   name: string;
   description: string;
-  target: ResolvedLocalTarget;
+  target: ResolvedTarget;
   load: { scenarioFile: string; rate: number | undefined; durationMs: number | undefined };
   chaos: ResolvedExperiment[];
   slos: SloDefinition[];
@@ -101,30 +120,11 @@ export function resolveConfig(raw: unknown, configFile: string): ResolvedConfig 
 }
 
 function resolveSuite(name: string, suite: ParsedSuite, rootDir: string, issues: ConfigIssue[]): ResolvedSuite {
-  const t = suite.target;
   const counts = new Map<string, number>();
   return {
     name,
     description: suite.description,
-    target: {
-      type: 'local',
-      replicas: t.replicas,
-      api: {
-        latencyMs: parseDuration(t.api.latency),
-        latencyJitterMs: parseDuration(t.api.latencyJitter),
-        pgPoolSize: t.api.pgPoolSize,
-        env: t.api.env,
-      },
-      ingress: {
-        timeoutMs: parseDuration(t.ingress.timeout),
-        attempts: t.ingress.attempts,
-        perTryTimeoutMs: parseDuration(t.ingress.perTryTimeout),
-      },
-      prometheus: { scrapeIntervalMs: parseDuration(t.prometheus.scrapeInterval) },
-      readyTimeoutMs: parseDuration(t.readyTimeout),
-      runtime: { ...t.runtime },
-      images: Object.fromEntries(Object.entries(t.images).filter(([, image]) => image !== undefined)),
-    },
+    target: resolveTarget(suite.target),
     load: {
       scenarioFile: path.resolve(rootDir, suite.load.scenario),
       rate: suite.load.rate,
@@ -139,6 +139,45 @@ function resolveSuite(name: string, suite: ParsedSuite, rootDir: string, issues:
     },
     settleMs: parseDuration(suite.settle),
     timeoutMs: parseDuration(suite.timeout),
+  };
+}
+
+function resolveTarget(t: ParsedSuite['target']): ResolvedTarget {
+  if (t.type === 'kind') {
+    return {
+      type: 'kind',
+      cluster: t.cluster,
+      reuse: t.reuse,
+      workers: t.workers,
+      namespace: t.namespace,
+      chaosNamespace: t.chaosNamespace,
+      replicas: t.replicas,
+      addons: [...t.addons],
+      ingressPort: t.ingressPort,
+      prometheusPort: t.prometheusPort,
+      apiHost: t.apiHost,
+      prometheus: { scrapeIntervalMs: parseDuration(t.prometheus.scrapeInterval) },
+      readyTimeoutMs: parseDuration(t.readyTimeout),
+    };
+  }
+  return {
+    type: 'local',
+    replicas: t.replicas,
+    api: {
+      latencyMs: parseDuration(t.api.latency),
+      latencyJitterMs: parseDuration(t.api.latencyJitter),
+      pgPoolSize: t.api.pgPoolSize,
+      env: t.api.env,
+    },
+    ingress: {
+      timeoutMs: parseDuration(t.ingress.timeout),
+      attempts: t.ingress.attempts,
+      perTryTimeoutMs: parseDuration(t.ingress.perTryTimeout),
+    },
+    prometheus: { scrapeIntervalMs: parseDuration(t.prometheus.scrapeInterval) },
+    readyTimeoutMs: parseDuration(t.readyTimeout),
+    runtime: { ...t.runtime },
+    images: Object.fromEntries(Object.entries(t.images).filter(([, image]) => image !== undefined)),
   };
 }
 

@@ -63,6 +63,45 @@ const localTargetSchema = z
   })
   .strict();
 
+/**
+ * hasteCRM on a kind cluster (cluster/targets/kind/kind-target.ts): the cluster is created (or
+ * reused), the addons installed, the API image built and loaded, the kind overlay applied with
+ * the run's label; chaos runs through Litmus ChaosEngines. Needs Docker and kind (CI runners).
+ */
+const kindTargetSchema = z
+  .object({
+    type: z.literal('kind'),
+    /** kind cluster name; the kube context is `kind-<cluster>`. */
+    cluster: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,30}[a-z0-9])?$/, { message: 'expected a kind cluster name (lowercase letters, digits, "-")' }).default('hastecrm'),
+    /** Use an existing cluster of that name and keep it after the run (only the run's objects are deleted). */
+    reuse: z.boolean().default(false),
+    workers: z.number().int().min(0).max(5).default(2),
+    /** The API pods' namespace: where ChaosEngines, the ChaosExperiments and litmus-admin go. */
+    namespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: 'expected a namespace name (DNS label)' }).default('hastecrm-production'),
+    /**
+     * Where the ChaosEngines, their runner and helper pods and litmus-admin live. The app namespace
+     * enforces the `restricted` Pod Security Standard, which rejects Litmus's privileged helpers, so
+     * the run creates this namespace as `privileged` and grants litmus-admin access to the app's pods.
+     */
+    chaosNamespace: z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, { message: 'expected a namespace name (DNS label)' }).default('hastecrm-chaos'),
+    /** API replicas the kind overlay runs (what PODS_AFFECTED_PERC is a percentage of, as planned). */
+    replicas: z.number().int().min(1).max(20).default(2),
+    /** Optional addons besides the required ones (ingress-nginx, prometheus, metrics-server, litmus, k6-operator). */
+    addons: z.array(z.enum(['istio', 'flagger', 'argo-rollouts', 'gatekeeper'])).default([]),
+    /** Host ports of kind's port mappings (127.0.0.1). */
+    ingressPort: z.number().int().min(1).max(65_535).default(8080),
+    prometheusPort: z.number().int().min(1).max(65_535).default(9090),
+    /** The Host the Ingress routes to the API (cluster/manifests/base/ingress.yaml). */
+    apiHost: z.string().min(1).default('api.hastecrm.com'),
+    prometheus: z
+      .object({ scrapeInterval: duration.default('5s') })
+      .strict()
+      .default({ scrapeInterval: '5s' }),
+    /** Cluster up, addons and workloads ready: image pulls on a fresh runner take minutes. */
+    readyTimeout: duration.default('10m'),
+  })
+  .strict();
+
 const loadSchema = z
   .object({
     /** Path of the scenario file, relative to the config file. */
@@ -157,7 +196,7 @@ const sloSchema = z.discriminatedUnion('kind', [
 const suiteSchema = z
   .object({
     description: z.string().default(''),
-    target: z.discriminatedUnion('type', [localTargetSchema]),
+    target: z.discriminatedUnion('type', [localTargetSchema, kindTargetSchema]),
     load: loadSchema,
     chaos: z.array(chaosEntrySchema).default([]),
     slos: z.array(sloSchema).min(1, { message: 'a suite needs at least one SLO, or nothing could fail it' }),

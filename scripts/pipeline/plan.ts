@@ -13,6 +13,8 @@ import { readFileSync } from 'node:fs';
 import { planLocalTargets, type LocalPodGroups } from '../../chaos/local/plan-targets.ts';
 import { API_APP } from '../../cluster/targets/local/local-target.ts';
 import type { K6Availability } from '../../scenarios/k6/k6-process.ts';
+import type { PolicyFinding } from '../../chaos/litmus/policy.ts';
+import { describeKindTargets, kindPolicyFindings } from './kind-chaos.ts';
 import { chooseLoadDriver, clientHistogramsOf, type LoadChoice, type LoadDriverChoice } from './k6-driver.ts';
 
 /** A phase as planned: offsets from the start of load, in milliseconds. */
@@ -36,6 +38,10 @@ export interface RunPlan {
   schedule: ResolvedExperiment[];
   /** Per experiment name: which pods or processes it will hit, in words. */
   targets: Record<string, string>;
+  /** Kind target: Pod Security findings for the chaos pods (errors already failed the plan; warnings remain). */
+  policy: PolicyFinding[];
+  /** `--allow-context`, carried to the run (kind target only). */
+  allowContext?: string;
   phases: PlannedPhase[];
   /** Queries rendered for the `overall` phase's window; each phase uses its own duration. */
   slos: { slo: SloDefinition; queries: SloQueries; threshold: string }[];
@@ -50,6 +56,8 @@ export interface PlanOptions {
   allowAllPods?: boolean;
   /** `--load`: default `auto` (k6 when it runs here, else the embedded engine). */
   load?: LoadChoice;
+  /** `--allow-context`: the one non-kind kube context the kind target may modify. */
+  allowContext?: string;
   /** How k6 is looked for; default `k6Available()` (tests pass a stand-in). */
   k6Availability?: () => Promise<K6Availability>;
 }
@@ -75,16 +83,20 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
     }
   }
   const targets: Record<string, string> = {};
-  const groups: LocalPodGroups = {
-    replicas: { labels: { app: API_APP }, count: suite.target.replicas },
-    dataTier: [
-      { name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, container: suite.target.runtime.postgres === 'container' },
-      { name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, container: suite.target.runtime.redis === 'container' },
-    ],
-  };
+  const target = suite.target;
+  const groups: LocalPodGroups | undefined =
+    target.type === 'local'
+      ? {
+          replicas: { labels: { app: API_APP }, count: target.replicas },
+          dataTier: [
+            { name: 'hastecrm-postgresql-0', labels: { app: 'hastecrm-postgresql', tier: 'data' }, container: target.runtime.postgres === 'container' },
+            { name: 'hastecrm-redis-0', labels: { app: 'hastecrm-redis', tier: 'data' }, container: target.runtime.redis === 'container' },
+          ],
+        }
+      : undefined;
   for (const e of suite.chaos) {
     const where = e.source === 'config' ? `suites.${suite.name}.chaos (${e.name})` : `suites.${suite.name}.chaos (${e.name} from ${e.source})`;
-    const planned = planLocalTargets(e, groups);
+    const planned = target.type === 'kind' ? describeKindTargets(e, target) : planLocalTargets(e, groups as LocalPodGroups);
     if (planned.ok) targets[e.name] = planned.text;
     else issues.push({ path: `${where}.target`, given: JSON.stringify(Object.entries(e.selector).map(([k, v]) => `${k}=${v}`).join(',')), expected: planned.problem });
     if (e.podsAffectedPerc >= 100 && !options.allowAllPods)
@@ -100,10 +112,19 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
     const text = slo?.[problem.field];
     issues.push({ path: `suites.${suite.name}.slos.${index}.${problem.field}`, given: typeof text === 'string' ? JSON.stringify(text) : 'the query', expected: problem.message });
   }
+  // On kind, helper pods the cluster's Pod Security admission rejects would never inject: refuse now.
+  const policy = target.type === 'kind' ? kindPolicyFindings(suite.chaos, target) : [];
+  for (const finding of policy.filter((f) => f.severity === 'error'))
+    issues.push({ path: `suites.${suite.name}.target.chaosNamespace`, given: JSON.stringify(finding.namespace), expected: `${finding.message} (${finding.rule}); fix: ${finding.fix}` });
+  if (target.type === 'kind' && options.load === 'k6')
+    issues.push({ path: '--load', given: '"k6"', expected: 'the embedded engine on the kind target (it sends the Ingress Host header); k6 on kind is not wired yet: use --load engine or auto' });
   const canary = loadCanary(config, suite, issues);
   if (issues.length > 0) throw new ConfigError(config.configFile, issues);
   const phases = planPhases(scenario.durationMs, suite.chaos);
-  const load = await chooseLoadDriver(options.load ?? 'auto', options.k6Availability);
+  const load: LoadDriverChoice =
+    target.type === 'kind'
+      ? { driver: 'engine', reason: 'the kind target runs the embedded engine, which sends the Ingress Host header' }
+      : await chooseLoadDriver(options.load ?? 'auto', options.k6Availability);
   const clientHistograms = clientHistogramsOf(load.driver);
   return {
     config,
@@ -112,6 +133,8 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
     scenarioSource,
     schedule: suite.chaos,
     targets,
+    policy,
+    ...(options.allowContext ? { allowContext: options.allowContext } : {}),
     phases,
     load,
     canary,

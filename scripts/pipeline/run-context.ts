@@ -1,6 +1,7 @@
 import type { Ledger } from '../../chaos/ledger.ts';
 import type { ExperimentRecord } from '../../chaos/types.ts';
 import type { LocalTarget } from '../../cluster/targets/local/local-target.ts';
+import type { KindTarget } from '../../cluster/targets/kind/kind-target.ts';
 import type { RunningPrometheus } from '../../cluster/targets/local/prometheus.ts';
 import type { EmbeddedEngine } from '../../scenarios/engine/engine.ts';
 import type { LoadSummary } from '../../scenarios/engine/results.ts';
@@ -24,6 +25,8 @@ export interface RunContext {
   progress: Progress;
   workDir?: string;
   target?: LocalTarget;
+  /** The kind target's handle, when the suite's target is `kind` (kind-stages.ts). */
+  kindTarget?: KindTarget;
   engine?: EmbeddedEngine;
   /** The load driver the plan chose: the engine above, or k6. */
   driver?: LoadDriver;

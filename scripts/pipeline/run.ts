@@ -23,6 +23,8 @@ import type { RunContext } from './run-context.ts';
 import { RunLockedError } from './run-lock.ts';
 import { LeftoverCleanupError, localRunTasks } from './stages.ts';
 import { runTasks } from './task-runner.ts';
+import { KIND_INGRESS_POLICY, kindRunTasks } from './kind-stages.ts';
+import { UnsafeContextError } from '../../cluster/targets/kind/context-safety.ts';
 import { decideRun, RunAbort } from './verdict.ts';
 
 export interface RunOptions {
@@ -52,7 +54,8 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
   const timer = setTimeout(() => deadline.abort(new RunAbort('deadline', `The run exceeded its timeout of ${plan.suite.timeoutMs / 1000}s`)), plan.suite.timeoutMs);
   const signal = AbortSignal.any([options.signal, deadline.signal]);
   options.progress.info(`run ${runId}: suite ${plan.suite.name}, reports in ${runDir}`);
-  const outcome = await runTasks(localRunTasks(), ctx, signal, {
+  const tasks = plan.suite.target.type === 'kind' ? kindRunTasks({ ...(plan.allowContext ? { allowContext: plan.allowContext } : {}) }) : localRunTasks();
+  const outcome = await runTasks(tasks, ctx, signal, {
     onTaskStart: (title) => options.progress.stageStart(title),
     onTaskEnd: (title, result, ms, error) => options.progress.stageEnd(title, result, ms, result === 'failed' ? error : undefined),
     onTeardownEnd: (title, ms, error) => {
@@ -77,7 +80,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     runId,
     suite: plan.suite.name,
     description: plan.suite.description,
-    target: { type: plan.suite.target.type, replicas: plan.suite.target.replicas, ingress: plan.suite.target.ingress },
+    target: { type: plan.suite.target.type, replicas: plan.suite.target.replicas, ingress: plan.suite.target.type === 'kind' ? KIND_INGRESS_POLICY : plan.suite.target.ingress },
     startedAt: startedAt.toISOString(),
     finishedAt: finishedAt.toISOString(),
     durationMs: finishedAt.getTime() - startedAt.getTime(),
@@ -96,7 +99,7 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
     canary: ctx.canary,
     ...(ctx.timeseries ? { timeseries: ctx.timeseries } : {}),
     ...(plan.canary?.gate ? { canaryGate: true } : {}),
-    restarts: ctx.target?.restarts() ?? 0,
+    restarts: ctx.target?.restarts() ?? ctx.kindTarget?.restarts() ?? 0,
     ...(ctx.prometheus ? { prometheus: { url: ctx.prometheus.url, scrapeIntervalMs: plan.suite.target.prometheus.scrapeIntervalMs } } : {}),
     environment: environment(),
     errors,
@@ -123,6 +126,8 @@ export async function executeRun(plan: RunPlan, options: RunOptions): Promise<Ru
 /** Stage errors to exit codes: bad input is 2, anything the environment did is 4. */
 export function classifyError(error: unknown): ExitCodeValue {
   if (error instanceof ConfigError) return ExitCode.InvalidConfig;
+  // A kube context that is not kind-* and was not allowed: a usage error, nothing was touched.
+  if (error instanceof UnsafeContextError) return ExitCode.InvalidConfig;
   if (error instanceof LeftoverCleanupError) return ExitCode.CleanupFailed;
   if (error instanceof MissingBinaryError || error instanceof ServiceStartError || error instanceof WaitTimeoutError || error instanceof RunLockedError) return ExitCode.Environment;
   return ExitCode.Environment;

@@ -17,6 +17,7 @@ import { actualPhases, LOAD_SCRAPE_JOB, runLoadAndChaos } from './load-and-chaos
 import { acquireRunLock } from './run-lock.ts';
 import { requireValue, type RunContext } from './run-context.ts';
 import type { Task } from './task-runner.ts';
+import type { ResolvedLocalTarget } from '../config/resolve.ts';
 
 export const PROMETHEUS_SCRAPE_JOB = 'prometheus';
 /** Experiments that need the fault proxies in front of the replicas. */
@@ -31,38 +32,46 @@ export class LeftoverCleanupError extends Error {
   override name = 'LeftoverCleanupError';
 }
 
-/** The stages of a run on the local target, in order. Teardowns run in reverse, always. */
-export function localRunTasks(): Task<RunContext>[] {
+/**
+ * The first stage of every target's run: the run lock, leftovers of earlier runs reverted (exit 5
+ * when they cannot be), the run folder and a work directory (recorded in the ledger).
+ */
+export function prepareTask(): Task<RunContext> {
   let releaseLock: (() => void) | undefined;
   let workDirEntry: string | undefined;
+  return {
+    title: 'prepare: lock, revert leftovers, work directory',
+    async setup(ctx) {
+      releaseLock = acquireRunLock(ctx.plan.config.stateDir);
+      const orphans = ctx.ledger.orphans();
+      if (orphans.length > 0) {
+        ctx.progress.warn(`reverting ${orphans.length} leftover(s) of an earlier run that did not clean up: ${orphans.map((o) => o.description).join('; ')}`);
+        const report = await ctx.ledger.revert(orphans);
+        if (report.failed.length > 0)
+          throw new LeftoverCleanupError(`could not revert leftovers of an earlier run: ${report.failed.map((f) => `${f.entry.description}: ${f.error}`).join('; ')}`);
+      }
+      mkdirSync(ctx.runDir, { recursive: true });
+      ctx.workDir = mkdtempSync(path.join(os.tmpdir(), `resilience-${ctx.runId}-`));
+      workDirEntry = ctx.ledger.record({ runId: ctx.runId, kind: 'temp-dir', description: `work directory ${ctx.workDir}`, revert: { type: 'remove-dir', path: ctx.workDir } });
+    },
+    teardown(ctx) {
+      if (ctx.workDir) rmSync(ctx.workDir, { recursive: true, force: true });
+      if (workDirEntry) ctx.ledger.remove(workDirEntry);
+      releaseLock?.();
+      return Promise.resolve();
+    },
+  };
+}
+
+/** The stages of a run on the local target, in order. Teardowns run in reverse, always. */
+export function localRunTasks(): Task<RunContext>[] {
   let prometheusLedgerId: string | undefined;
   return [
-    {
-      title: 'prepare: lock, revert leftovers, work directory',
-      async setup(ctx) {
-        releaseLock = acquireRunLock(ctx.plan.config.stateDir);
-        const orphans = ctx.ledger.orphans();
-        if (orphans.length > 0) {
-          ctx.progress.warn(`reverting ${orphans.length} leftover(s) of an earlier run that did not clean up: ${orphans.map((o) => o.description).join('; ')}`);
-          const report = await ctx.ledger.revert(orphans);
-          if (report.failed.length > 0)
-            throw new LeftoverCleanupError(`could not revert leftovers of an earlier run: ${report.failed.map((f) => `${f.entry.description}: ${f.error}`).join('; ')}`);
-        }
-        mkdirSync(ctx.runDir, { recursive: true });
-        ctx.workDir = mkdtempSync(path.join(os.tmpdir(), `resilience-${ctx.runId}-`));
-        workDirEntry = ctx.ledger.record({ runId: ctx.runId, kind: 'temp-dir', description: `work directory ${ctx.workDir}`, revert: { type: 'remove-dir', path: ctx.workDir } });
-      },
-      teardown(ctx) {
-        if (ctx.workDir) rmSync(ctx.workDir, { recursive: true, force: true });
-        if (workDirEntry) ctx.ledger.remove(workDirEntry);
-        releaseLock?.();
-        return Promise.resolve();
-      },
-    },
+    prepareTask(),
     {
       title: 'provision the local target: PostgreSQL, Redis, API replicas, ingress',
       async setup(ctx, signal) {
-        const spec = ctx.plan.suite.target;
+        const spec = localTargetOf(ctx);
         const faultProxies = ctx.plan.schedule.some((e) => NETWORK_EXPERIMENTS.has(e.experiment));
         const lossyHops = ctx.plan.schedule.some((e) => e.experiment === 'pod-network-loss');
         ctx.target = new LocalTarget({ spec, runId: ctx.runId, workDir: requireValue(ctx.workDir, 'workDir'), ledger: ctx.ledger, log: (m) => ctx.progress.info(m), faultProxies, lossyHops });
@@ -105,7 +114,7 @@ export function localRunTasks(): Task<RunContext>[] {
       async setup(ctx, signal) {
         const target = requireValue(ctx.target, 'target');
         const driver = requireValue(ctx.driver, 'driver');
-        const spec = ctx.plan.suite.target;
+        const spec = localTargetOf(ctx);
         const dir = path.join(requireValue(ctx.workDir, 'workDir'), 'prometheus');
         mkdirSync(dir, { recursive: true });
         // Prometheus also scrapes itself (job `prometheus`): rule evaluations are the evidence that
@@ -211,3 +220,10 @@ export function localRunTasks(): Task<RunContext>[] {
 }
 
 
+
+/** The suite's target, which localRunTasks runs only when it is `local` (run.ts chooses the tasks by type). */
+function localTargetOf(ctx: RunContext): ResolvedLocalTarget {
+  const target = ctx.plan.suite.target;
+  if (target.type !== 'local') throw new Error(`internal: the local stages were given a ${target.type} target`);
+  return target;
+}

@@ -31,6 +31,7 @@ function setup(target: Record<string, unknown>): { target: LocalTarget; ledger: 
   cleanups.push(() => removeRunContainers(runId)); // safety net when an assertion failed mid-test
   const raw = { suites: { t: { target: { type: 'local', replicas: 1, readyTimeout: '90s', ...target }, load: { scenario: 'x.ts' }, slos: apiSlos } } };
   const spec = resolveConfig(raw, path.join(base, 'resilience.config.ts')).suites.t!.target;
+  if (spec.type !== 'local') throw new Error('expected a local target');
   const ledger = Ledger.open(path.join(base, 'state'));
   const localTarget = new LocalTarget({ spec, runId, workDir: mkdtempSync(path.join(base, 'work-')), ledger, log: () => undefined });
   cleanups.push(() => localTarget.stop().catch(() => undefined));
