@@ -214,7 +214,7 @@ describe('resilience config, plan and doctor', () => {
   it('rejects an unknown suite with exit 2 and lists the defined ones', async () => {
     const { code, output } = await runCli(['plan', 'nope']);
     expect(code).toBe(2);
-    expect(output).toMatch(/suites\.nope: got missing; .*defined: api, nightly, chaos-local, seed/);
+    expect(output).toMatch(/suites\.nope: got missing; .*defined: api, nightly, chaos-local, kind-api, seed/);
   });
 
   it('prints the plan of the api suite without starting anything', async () => {
