@@ -14,11 +14,12 @@ if [ "$1" = "version" ]; then
   if [ -n "$K6_DOUBLE_VERSION_EXIT" ]; then echo "broken" >&2; exit "$K6_DOUBLE_VERSION_EXIT"; fi
   echo "$K6_DOUBLE_VERSION"; exit 0
 fi
+# The trap is set before the args file is written: the test sends SIGINT once it sees that file.
+if [ "$K6_DOUBLE_EXIT" = "wait" ]; then trap 'echo interrupted; exit 105' INT; fi
 printf '%s\\n' "$@" > "$K6_DOUBLE_DIR/args"
 env > "$K6_DOUBLE_DIR/env"
 echo "running (double)"
 if [ "$K6_DOUBLE_EXIT" = "wait" ]; then
-  trap 'echo interrupted; exit 105' INT
   i=0
   while [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
   exit 1
