@@ -18,10 +18,11 @@ import { waitForScrapesAfter } from './settle.ts';
 //   fault     [4 s, 9 s)   client: 10 % errors (its error series born here); server: a burst of 40
 //                          500s at 5.5 s (a series born with it), and 80 % of requests take 0.8 s;
 //                          replica B's /metrics answers 503
-//   recovery  [9 s, 15 s)  all good, but replica A's /metrics fails for 3.2 s: the server's
+//   recovery  [9 s, 16 s)  all good, but replica A's /metrics fails for 3.2 s: the server's
 //                          request series go missing (a gap), then come back
 //
-// The series are collected over [-3 s, 15 s] with a 3 s window, so a step's window lies inside one
+// The series are collected over [-3 s, 16 s] with a 3 s window (16, not 15: after replica A's
+// outage ends at 13.2 s, a busy machine may scrape it only twice before 16 s), so a step's window lies inside one
 // stretch from 3 s after its start.
 
 const TICK_MS = 100;
@@ -45,7 +46,7 @@ let t0 = 0;
 let collected: RunTimeSeries;
 
 const at = (seconds: number): number => t0 + seconds * 1000;
-const stretch = { good: [0, 4], fault: [4, 9], recovery: [9, 15] } as const;
+const stretch = { good: [0, 4], fault: [4, 9], recovery: [9, 16] } as const;
 const outageA = [10, 13.2] as const;
 // The server's 500s come as one burst in a series born with it and never incremented again:
 // increase() alone sees a flat series and would never show them.
@@ -103,7 +104,7 @@ beforeAll(async () => {
   await sleep(Math.max(0, at(stretch.recovery[1]) - Date.now()));
   const scraped = await waitForScrapesAfter(prometheus.url, ['k6', 'hastecrm-api'], at(stretch.recovery[1]), 15_000);
   if (!scraped) throw new Error('Prometheus did not scrape every target after the last step within 15 s');
-  collected = await collectTimeSeries({ client: new PrometheusClient({ url: prometheus.url }), start: at(-3), end: at(15), windowSeconds: WINDOW_S });
+  collected = await collectTimeSeries({ client: new PrometheusClient({ url: prometheus.url }), start: at(-3), end: at(16), windowSeconds: WINDOW_S });
 }, 60_000);
 
 afterAll(async () => {
@@ -149,7 +150,7 @@ describe('collectTimeSeries against a real Prometheus', () => {
       'server-replicas-up',
       'server-replicas-scraped',
     ]);
-    expect({ start: collected.start, end: collected.end, stepSeconds: collected.stepSeconds, windowSeconds: collected.windowSeconds }).toEqual({ start: at(-3), end: at(15), stepSeconds: 1, windowSeconds: 3 });
+    expect({ start: collected.start, end: collected.end, stepSeconds: collected.stepSeconds, windowSeconds: collected.windowSeconds }).toEqual({ start: at(-3), end: at(16), stepSeconds: 1, windowSeconds: 3 });
     for (const s of collected.series) {
       expect(isLoaded(s), `${s.name}: ${'error' in s ? s.error : ''}`).toBe(true);
       for (const [t] of loaded(s.name).points) expect((t - collected.start) % 1000, `${s.name} point at ${t} is off the step grid`).toBe(0);
