@@ -14,7 +14,7 @@ import { planLocalTargets, type LocalPodGroups } from '../../chaos/local/plan-ta
 import { API_APP } from '../../cluster/targets/local/local-target.ts';
 import type { K6Availability } from '../../scenarios/k6/k6-process.ts';
 import type { PolicyFinding } from '../../chaos/litmus/policy.ts';
-import { describeKindTargets, kindPolicyFindings } from './kind-chaos.ts';
+import { kindPolicyFindings, planKindTargets } from './kind-chaos.ts';
 import { chooseLoadDriver, clientHistogramsOf, type LoadChoice, type LoadDriverChoice } from './k6-driver.ts';
 
 /** A phase as planned: offsets from the start of load, in milliseconds. */
@@ -94,9 +94,11 @@ export async function buildPlan(config: ResolvedConfig, suiteName: string, optio
           ],
         }
       : undefined;
+  // Kind: the pods each experiment can hit, listed from the cluster when it answers (reads only, bounded at 3 s).
+  const kindTargets = target.type === 'kind' ? await planKindTargets(suite.chaos, target) : undefined;
   for (const e of suite.chaos) {
     const where = e.source === 'config' ? `suites.${suite.name}.chaos (${e.name})` : `suites.${suite.name}.chaos (${e.name} from ${e.source})`;
-    const planned = target.type === 'kind' ? describeKindTargets(e, target) : planLocalTargets(e, groups as LocalPodGroups);
+    const planned = kindTargets?.get(e) ?? planLocalTargets(e, groups as LocalPodGroups);
     if (planned.ok) targets[e.name] = planned.text;
     else issues.push({ path: `${where}.target`, given: JSON.stringify(Object.entries(e.selector).map(([k, v]) => `${k}=${v}`).join(',')), expected: planned.problem });
     if (e.podsAffectedPerc >= 100 && !options.allowAllPods)
