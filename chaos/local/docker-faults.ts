@@ -4,7 +4,8 @@ import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
 import { sleep } from '../../scripts/util/wait.ts';
 import type { ChaosAction, ExperimentRecord } from '../types.ts';
 import type { InjectorContext } from './pod-delete.ts';
-import { notStarted, pickVictims } from './victims.ts';
+import { runInRounds } from './rounds.ts';
+import { notStarted } from './victims.ts';
 
 /** How long a killed data-tier container may take to answer again before the kill counts as unproven. */
 const RESTART_READY_TIMEOUT_MS = 30_000;
@@ -22,33 +23,27 @@ export async function runDataTierContainerKill(
 ): Promise<ExperimentRecord> {
   const inContainers = pods.filter((pod) => pod.container !== undefined);
   if (inContainers.length === 0) return notStarted(spec.name, spec.experiment, `${pods.map((p) => p.name).join(', ')} run as processes: nothing would restart a killed one; run them with target.runtime = 'container'`);
-  const start = Date.now();
-  const actions: ChaosAction[] = [];
-  const rounds = Math.max(1, Math.floor(spec.durationMs / spec.intervalMs));
-  for (let round = 0; round < rounds && !ctx.signal.aborted; round++) {
-    const due = start + round * spec.intervalMs;
-    if (due > Date.now()) await sleep(due - Date.now(), ctx.signal).catch(() => undefined);
-    if (ctx.signal.aborted) break;
-    await Promise.all(
-      pickVictims(inContainers, spec.podsAffectedPerc, ctx.random).map(async (pod) => {
-        const container = pod.container!;
-        const action: ChaosAction = { at: Date.now(), action: 'container-kill (docker kill + start)', target: `${pod.name} (container ${container.name})`, tookEffect: false };
-        actions.push(action);
-        ctx.log(`${spec.name}: docker kill ${container.name} (${pod.name})`);
-        try {
-          const proof = await killContainer(container, { ledger: ctx.ledger, runId: ctx.runId }, { readyTimeoutMs: RESTART_READY_TIMEOUT_MS, signal: ctx.signal });
-          await refreshPid(pod.name);
-          action.tookEffect = proof.observedDown && proof.after.pid !== proof.before.pid;
-          action.evidence = `pid ${proof.before.pid} → ${proof.after.pid}, started ${proof.before.startedAt} → ${proof.after.startedAt}, answering again ${proof.recoveredInMs} ms after the kill`;
-        } catch (error) {
-          action.evidence = `kill not proven: ${(error as Error).message}`;
-        }
-      }),
-    );
-  }
-  const end = start + spec.durationMs;
-  if (end > Date.now()) await sleep(end - Date.now(), ctx.signal).catch(() => undefined);
-  return finish(spec, start, actions, 'killed any container');
+  return runInRounds<DataTierPod>(spec, ctx, {
+    action: 'container-kill',
+    candidates: () => inContainers,
+    stoppedBeforeAnything: 'the experiment was stopped before it killed any container',
+    noun: 'kills',
+    async inject(pod, actions) {
+      const container = pod.container!;
+      const action: ChaosAction = { at: Date.now(), action: 'container-kill (docker kill + start)', target: `${pod.name} (container ${container.name})`, tookEffect: false };
+      actions.push(action);
+      ctx.log(`${spec.name}: docker kill ${container.name} (${pod.name})`);
+      try {
+        const proof = await killContainer(container, { ledger: ctx.ledger, runId: ctx.runId }, { readyTimeoutMs: RESTART_READY_TIMEOUT_MS, signal: ctx.signal });
+        await refreshPid(pod.name);
+        action.tookEffect = proof.observedDown && proof.after.pid !== proof.before.pid;
+        action.evidence = `pid ${proof.before.pid} → ${proof.after.pid}, started ${proof.before.startedAt} → ${proof.after.startedAt}, answering again ${proof.recoveredInMs} ms after the kill`;
+      } catch (error) {
+        action.evidence = `kill not proven: ${(error as Error).message}`;
+      }
+      return {};
+    },
+  });
 }
 
 /**

@@ -2,8 +2,7 @@ import type { Ledger } from '../ledger.ts';
 import type { ResolvedPodDelete } from '../../scripts/config/resolve.ts';
 import type { ChaosAction, ExperimentRecord, PodControl } from '../types.ts';
 import type { Pod } from '../../cluster/targets/local/replica-set.ts';
-import { sleep } from '../../scripts/util/wait.ts';
-import { pickVictims, selectorText } from './victims.ts';
+import { runInRounds } from './rounds.ts';
 
 export interface InjectorContext {
   runId: string;
@@ -27,24 +26,12 @@ const REPLACEMENT_TIMEOUT_MS = 20_000;
  * ready. Proof of effect: a new pod with a new PID replaced each deleted one and became ready.
  */
 export async function runPodDelete(spec: ResolvedPodDelete, target: PodControl, ctx: InjectorContext): Promise<ExperimentRecord> {
-  const random = ctx.random ?? Math.random;
-  const start = Date.now();
-  const actions: ChaosAction[] = [];
-  const proofs: Promise<void>[] = [];
-  const rounds = Math.max(1, Math.floor(spec.durationMs / spec.intervalMs));
-
-  for (let round = 0; round < rounds && !ctx.signal.aborted; round++) {
-    // Rounds are scheduled from the experiment's start, so a slow deletion does not shift the rest.
-    const due = start + round * spec.intervalMs;
-    if (due > Date.now()) await sleep(due - Date.now(), ctx.signal).catch(() => undefined);
-    if (ctx.signal.aborted) break;
-    const candidates = target.pods(spec.selector).filter((pod) => pod.ready);
-    if (candidates.length === 0) {
-      actions.push({ at: Date.now(), action: 'pod-delete', target: selectorText(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
-      continue;
-    }
-    const victims = pickVictims(candidates, spec.podsAffectedPerc, random);
-    const deleteOne = async (victim: Pod): Promise<void> => {
+  return runInRounds<Pod>(spec, ctx, {
+    action: 'pod-delete',
+    candidates: () => target.pods(spec.selector).filter((pod) => pod.ready),
+    stoppedBeforeAnything: 'the experiment was stopped before it deleted any pod',
+    noun: 'deletions',
+    async inject(victim, actions) {
       const action: ChaosAction = { at: Date.now(), action: spec.force ? 'pod-delete (force)' : 'pod-delete', target: `${victim.name} (pid ${victim.pid})`, tookEffect: false };
       actions.push(action);
       const id = ctx.ledger.record({
@@ -60,7 +47,7 @@ export async function runPodDelete(spec: ResolvedPodDelete, target: PodControl, 
       } catch (error) {
         ctx.ledger.remove(id);
         action.evidence = `delete failed: ${(error as Error).message}`;
-        return;
+        return {};
       }
       const proof = target
         .waitForReplacement(victim, REPLACEMENT_TIMEOUT_MS)
@@ -72,23 +59,7 @@ export async function runPodDelete(spec: ResolvedPodDelete, target: PodControl, 
           action.evidence = `no ready replacement: ${(error as Error).message}`;
         })
         .finally(() => ctx.ledger.remove(id));
-      proofs.push(proof);
-    };
-    if (spec.sequence === 'serial') for (const victim of victims) await deleteOne(victim);
-    else await Promise.all(victims.map(deleteOne));
-  }
-  // The window lasts TOTAL_CHAOS_DURATION even when the last deletion came early.
-  const end = start + spec.durationMs;
-  if (end > Date.now()) await sleep(end - Date.now(), ctx.signal).catch(() => undefined);
-  await Promise.all(proofs);
-  const tookEffect = actions.length > 0 && actions.every((a) => a.tookEffect);
-  const record: ExperimentRecord = { name: spec.name, experiment: spec.experiment, start, end: Math.min(Date.now(), end), actions, tookEffect };
-  if (!tookEffect) {
-    const unproven = actions.filter((a) => !a.tookEffect);
-    record.reason =
-      actions.length === 0
-        ? 'the experiment was stopped before it deleted any pod'
-        : `${unproven.length} of ${actions.length} deletions were not proven: ${unproven.map((a) => `${a.target}: ${a.evidence ?? 'pending'}`).join('; ')}`;
-  }
-  return record;
+      return { proof };
+    },
+  });
 }
