@@ -11,16 +11,13 @@ import { API_SCRAPE_JOB } from '../../cluster/targets/local/local-target.ts';
 import { freePort } from '../../cluster/targets/local/ports.ts';
 import { startPrometheus, waitForTargetsUp } from '../../cluster/targets/local/prometheus.ts';
 import { createEmbeddedEngine } from '../../scenarios/engine/engine.ts';
-import { PrometheusClient } from '../../slo/prometheus-client.ts';
 import { evaluateSlos } from '../../slo/evaluate.ts';
 import { waitForScrapesAfter } from '../../slo/settle.ts';
-import { startWatchdog } from '../../slo/watchdog.ts';
 import type { ResolvedExperiment, ResolvedKindTarget } from '../config/resolve.ts';
-import { sleep } from '../util/wait.ts';
 import { analyse } from './analyse.ts';
 import { clientHistogramsOf, engineDriver } from './k6-driver.ts';
 import { kindChaosObjects, renderKindChaosEngine } from './kind-chaos.ts';
-import { actualPhases, LOAD_SCRAPE_JOB } from './load-and-chaos.ts';
+import { actualPhases, LOAD_SCRAPE_JOB, runLoadBesideSchedule } from './load-and-chaos.ts';
 import { requireValue, type RunContext } from './run-context.ts';
 import { prepareTask } from './stages.ts';
 import type { Task } from './task-runner.ts';
@@ -230,52 +227,11 @@ export function renderHostPrometheusConfig(options: { scrapeIntervalSeconds: num
  */
 export async function runKindLoadAndChaos(ctx: RunContext, signal: AbortSignal, kubeConfig: KubeConfig, options: KindRunOptions = {}): Promise<void> {
   const spec = kindSpec(ctx);
-  const driver = requireValue(ctx.driver, 'driver');
-  const prometheus = requireValue(ctx.prometheus, 'prometheus');
-  const chaosAbort = new AbortController();
-  ctx.chaosAbort = chaosAbort;
-  const loadAbort = new AbortController();
-  const onRunAbort = (): void => {
-    chaosAbort.abort(signal.reason);
-    loadAbort.abort(signal.reason);
-  };
-  signal.addEventListener('abort', onRunAbort, { once: true });
-  const liveTimer = setInterval(() => driver.showLive(ctx.progress), 500);
-  ctx.loadStart = Date.now();
-  const watchdog = ctx.plan.suite.slos.some((slo) => slo.severity === 'critical')
-    ? startWatchdog({
-        client: new PrometheusClient({ url: prometheus.url }),
-        slos: ctx.plan.suite.slos,
-        since: ctx.loadStart,
-        scrapeIntervalSeconds: spec.prometheus.scrapeIntervalMs / 1_000,
-        jobs: { client: LOAD_SCRAPE_JOB, server: API_SCRAPE_JOB },
-        clientHistograms: clientHistogramsOf(ctx.plan.load.driver),
-        onBreach: (result) => {
-          ctx.breach = result;
-          ctx.progress.warn(`critical SLO ${result.slo} failed while running (${result.reason ?? result.threshold}): stopping the load early`);
-          loadAbort.abort(new Error(`critical SLO ${result.slo} breached`));
-          chaosAbort.abort(new Error(`critical SLO ${result.slo} breached`));
-        },
-      })
-    : undefined;
-  try {
-    ctx.chaosRuns = ctx.plan.schedule.map((experiment) => runScheduledEngine(ctx, experiment, spec, kubeConfig, chaosAbort.signal, options));
-    ctx.load = await driver.run(loadAbort.signal, prometheus.url, ctx.notes);
-    ctx.loadEnd = Date.now();
-    if (ctx.breach) chaosAbort.abort(new Error('the load was stopped'));
-    ctx.experiments = await Promise.all(ctx.chaosRuns);
-  } finally {
-    await watchdog?.stop();
-    clearInterval(liveTimer);
-    ctx.progress.endLive();
-    signal.removeEventListener('abort', onRunAbort);
-  }
+  await runLoadBesideSchedule(ctx, signal, (experiment, chaosSignal) => runScheduledEngine(ctx, experiment, spec, kubeConfig, chaosSignal, options));
 }
 
-/** One experiment: wait for its offset, apply its ChaosEngine, follow it to Litmus's verdict. */
+/** One experiment, once its offset has come: apply its ChaosEngine, follow it to Litmus's verdict. */
 async function runScheduledEngine(ctx: RunContext, experiment: ResolvedExperiment, spec: ResolvedKindTarget, kubeConfig: KubeConfig, signal: AbortSignal, options: KindRunOptions): Promise<ExperimentRecord> {
-  await sleep(experiment.startAfterMs, signal).catch(() => undefined);
-  if (signal.aborted) return { name: experiment.name, experiment: experiment.experiment, start: Date.now(), end: Date.now(), actions: [], tookEffect: false, reason: 'the run stopped before the experiment started' };
   const engine = renderKindChaosEngine(experiment, spec, ctx.runId);
   ctx.progress.info(`chaos: ${experiment.name} starts as ChaosEngine ${spec.chaosNamespace}/${engine.metadata.name} (${experiment.experiment}, ${experiment.durationMs / 1000}s)`);
   const result = await runLitmusExperiment({

@@ -1,3 +1,4 @@
+import type { ResolvedExperiment } from '../config/resolve.ts';
 import { runLocalExperiment, type LocalChaosSurface } from '../../chaos/local/run-local.ts';
 import type { ExperimentRecord } from '../../chaos/types.ts';
 import { API_SCRAPE_JOB } from '../../cluster/targets/local/local-target.ts';
@@ -10,13 +11,16 @@ import { clientHistogramsOf } from './k6-driver.ts';
 
 export const LOAD_SCRAPE_JOB = 'k6';
 
+/** Runs one experiment of the schedule once its offset has come; `signal` stops it. */
+export type ExperimentRunner = (experiment: ResolvedExperiment, signal: AbortSignal) => Promise<ExperimentRecord>;
+
 /**
- * Runs the load and, beside it, the chaos schedule; critical SLOs are watched meanwhile and stop
- * both on the first failure. Resolves when the load has ended (its in-flight requests included).
+ * Runs the load and, beside it, the chaos schedule (each experiment at its offset, by `runExperiment`);
+ * critical SLOs are watched meanwhile and stop both on the first failure. Resolves when the load
+ * has ended (its in-flight requests included). Shared by every target; only the injection differs.
  */
-export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Promise<void> {
+export async function runLoadBesideSchedule(ctx: RunContext, signal: AbortSignal, runExperiment: ExperimentRunner): Promise<void> {
   const driver = requireValue(ctx.driver, 'driver');
-  const target = requireValue(ctx.target, 'target');
   const prometheus = requireValue(ctx.prometheus, 'prometheus');
   const chaosAbort = new AbortController();
   ctx.chaosAbort = chaosAbort;
@@ -47,20 +51,10 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
       })
     : undefined;
   try {
-    const surface: LocalChaosSurface = { replicas: target.replicaSet(), faultProxy: (slot) => target.faultProxy(slot), lossyHop: (slot) => target.lossyHop(slot), dataTierPods: (selector) => target.dataTierPods(selector), refreshDataTierPid: (name) => target.refreshDataTierPid(name) };
     ctx.chaosRuns = ctx.plan.schedule.map(async (experiment): Promise<ExperimentRecord> => {
       await sleep(experiment.startAfterMs, chaosAbort.signal).catch(() => undefined);
       if (chaosAbort.signal.aborted) return { name: experiment.name, experiment: experiment.experiment, start: Date.now(), end: Date.now(), actions: [], tookEffect: false, reason: 'the run stopped before the experiment started' };
-      const every = experiment.intervalMs < experiment.durationMs ? `, every ${experiment.intervalMs / 1000}s` : '';
-      ctx.progress.info(`chaos: ${experiment.name} starts (${experiment.experiment}, ${experiment.durationMs / 1000}s${every})`);
-      const record = await runLocalExperiment(experiment, surface, {
-        runId: ctx.runId,
-        ledger: ctx.ledger,
-        log: (m) => ctx.progress.info(`chaos: ${m}`),
-        signal: chaosAbort.signal,
-      });
-      ctx.progress.info(`chaos: ${experiment.name} ended: ${record.tookEffect ? 'took effect' : `not proven (${record.reason ?? ''})`}`);
-      return record;
+      return runExperiment(experiment, chaosAbort.signal);
     });
     ctx.load = await driver.run(loadAbort.signal, prometheus.url, ctx.notes);
     ctx.loadEnd = Date.now();
@@ -73,6 +67,25 @@ export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Pro
     ctx.progress.endLive();
     signal.removeEventListener('abort', onRunAbort);
   }
+}
+
+/** The load and the chaos schedule on the local target, with the local injectors. */
+export async function runLoadAndChaos(ctx: RunContext, signal: AbortSignal): Promise<void> {
+  const target = requireValue(ctx.target, 'target');
+  const surface: LocalChaosSurface = {
+    replicas: target.replicaSet(),
+    faultProxy: (slot) => target.faultProxy(slot),
+    lossyHop: (slot) => target.lossyHop(slot),
+    dataTierPods: (selector) => target.dataTierPods(selector),
+    refreshDataTierPid: (name) => target.refreshDataTierPid(name),
+  };
+  await runLoadBesideSchedule(ctx, signal, async (experiment, chaosSignal) => {
+    const every = experiment.intervalMs < experiment.durationMs ? `, every ${experiment.intervalMs / 1000}s` : '';
+    ctx.progress.info(`chaos: ${experiment.name} starts (${experiment.experiment}, ${experiment.durationMs / 1000}s${every})`);
+    const record = await runLocalExperiment(experiment, surface, { runId: ctx.runId, ledger: ctx.ledger, log: (m) => ctx.progress.info(`chaos: ${m}`), signal: chaosSignal });
+    ctx.progress.info(`chaos: ${experiment.name} ended: ${record.tookEffect ? 'took effect' : `not proven (${record.reason ?? ''})`}`);
+    return record;
+  });
 }
 
 /**
