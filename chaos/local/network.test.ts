@@ -6,10 +6,10 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineExperiment, type RawTunables } from '../litmus/experiments.ts';
 import { Ledger } from '../ledger.ts';
-import { ReplicaSet, type Pod } from '../../cluster/targets/local/replica-set.ts';
-import { freePort } from '../../cluster/targets/local/ports.ts';
+import type { ReplicaSet, Pod } from '../../cluster/targets/local/replica-set.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import type { FaultProxy } from './fault-proxy.ts';
+import { startProxiedReplicas } from './test-support.ts';
 import { createLossyHop, deleteNetns, hopNames, nsIptables, type LossyHop } from './netns.ts';
 import { runNetworkFault, type NetworkControl, type NetworkExperiment } from './network.ts';
 import type { InjectorContext } from './pod-delete.ts';
@@ -27,6 +27,7 @@ const RUN_ID = `network-test-${process.pid}`;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'network-test-'));
 const ledger = Ledger.open(path.join(dir, 'state'));
 let set: ReplicaSet;
+let replicas: Awaited<ReturnType<typeof startProxiedReplicas>> | undefined;
 const proxies: FaultProxy[] = [];
 /** What the proxies draw to decide loss; a test may swap it for a fixed sequence. */
 let proxyRandom: () => number = Math.random;
@@ -34,24 +35,9 @@ let hop: LossyHop | undefined;
 const cleanups: (() => Promise<void> | void)[] = [];
 
 beforeAll(async () => {
-  set = new ReplicaSet({
-    app: 'hastecrm-api',
-    replicas: 2,
-    ports: [await freePort(), await freePort()],
-    command: process.execPath,
-    args: ['-e', REPLICA],
-    env: (_slot, port) => ({ PATH: process.env.PATH, PORT: String(port) }),
-    readyPath: '/health',
-    readyTimeoutMs: 10_000,
-    logDir: dir,
-    runId: RUN_ID,
-    ledger,
-    log: () => undefined,
-  });
-  await set.start(new AbortController().signal);
-  for (const endpoint of set.endpoints()) {
-    proxies.push(await startFaultProxy({ target: { host: '127.0.0.1', port: Number(endpoint.split(':')[1]) }, random: () => proxyRandom() }));
-  }
+  replicas = await startProxiedReplicas({ source: REPLICA, replicas: 2, runId: RUN_ID, dir, ledger, random: () => proxyRandom() });
+  set = replicas.set;
+  proxies.push(...replicas.proxies);
 });
 
 afterEach(async () => {
@@ -63,10 +49,7 @@ afterAll(async () => {
   await hop?.close().catch(() => undefined);
   const names = hopNames(RUN_ID, 0);
   await deleteNetns(names.netns, names.hostLink).catch(() => undefined);
-  // Bounded: a proxy connection that never reports 'close' (seen after an aborted latency probe)
-  // must not keep the replicas running; the proxies live in this process and go with it.
-  for (const proxy of proxies) await Promise.race([proxy.close(), new Promise((resolve) => setTimeout(resolve, 3_000))]);
-  await set?.stop();
+  await replicas?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 

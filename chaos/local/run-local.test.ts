@@ -5,11 +5,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineExperiment, type RawTunables } from '../litmus/experiments.ts';
 import { Ledger } from '../ledger.ts';
-import { ReplicaSet } from '../../cluster/targets/local/replica-set.ts';
+import type { ReplicaSet } from '../../cluster/targets/local/replica-set.ts';
 import type { DataTierPod } from '../../cluster/targets/local/local-target.ts';
-import { freePort } from '../../cluster/targets/local/ports.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
-import { startFaultProxy, type FaultProxy } from './fault-proxy.ts';
+import type { FaultProxy } from './fault-proxy.ts';
+import { startProxiedReplicas } from './test-support.ts';
 import type { InjectorContext } from './pod-delete.ts';
 import { LOCAL_SUPPORT, runLocalExperiment, type LocalChaosSurface } from './run-local.ts';
 
@@ -23,27 +23,15 @@ const RUN_ID = `run-local-test-${process.pid}`;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'run-local-test-'));
 const ledger = Ledger.open(path.join(dir, 'state'));
 let set: ReplicaSet;
+let replicas: Awaited<ReturnType<typeof startProxiedReplicas>> | undefined;
 const proxies: FaultProxy[] = [];
 let redis: DataTierPod;
 let surface: LocalChaosSurface;
 
 beforeAll(async () => {
-  set = new ReplicaSet({
-    app: 'hastecrm-api',
-    replicas: 2,
-    ports: [await freePort(), await freePort()],
-    command: process.execPath,
-    args: ['-e', REPLICA],
-    env: (_slot, port) => ({ PATH: process.env.PATH, PORT: String(port) }),
-    readyPath: '/health',
-    readyTimeoutMs: 10_000,
-    logDir: dir,
-    runId: RUN_ID,
-    ledger,
-    log: () => undefined,
-  });
-  await set.start(new AbortController().signal);
-  for (const endpoint of set.endpoints()) proxies.push(await startFaultProxy({ target: { host: '127.0.0.1', port: Number(endpoint.split(':')[1]) } }));
+  replicas = await startProxiedReplicas({ source: REPLICA, replicas: 2, runId: RUN_ID, dir, ledger });
+  set = replicas.set;
+  proxies.push(...replicas.proxies);
   const child = spawn(process.execPath, ['-e', 'setInterval(() => {}, 1000)'], { detached: true, stdio: 'ignore' });
   redis = { name: 'redis', labels: { app: 'redis', tier: 'data' }, pid: child.pid! };
   surface = {
@@ -60,8 +48,7 @@ afterAll(async () => {
   } catch {
     // already gone
   }
-  for (const proxy of proxies) await Promise.race([proxy.close(), new Promise((resolve) => setTimeout(resolve, 3_000))]);
-  await set?.stop();
+  await replicas?.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
