@@ -246,6 +246,21 @@ export function parseLabelSelector(selector: string): { ok: true; labels: Record
   return { ok: true, labels: out };
 }
 
+/**
+ * Litmus's count of affected pods for `total` candidates: floor(PODS_AFFECTED_PERC × total / 100),
+ * at least one (Litmus reads 0 as "one"), none when there are none. Used by the local injectors, the
+ * local plan and the plan on a cluster alike.
+ */
+export function affectedPodCount(podsAffectedPerc: number, total: number): number {
+  if (total === 0) return 0;
+  return Math.max(1, Math.floor((Math.min(podsAffectedPerc, 100) * total) / 100));
+}
+
+/** Whether `labels` carry every key=value of an equality selector (an empty selector matches all). */
+export function matchesLabelSelector(labels: Readonly<Record<string, string>>, selector: Readonly<Record<string, string>>): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
 export function formatLabelSelector(selector: Record<string, string>): string {
   return Object.entries(selector)
     .map(([k, v]) => `${k}=${v}`)

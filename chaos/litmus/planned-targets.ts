@@ -2,6 +2,7 @@ import type { KubeConfig } from '@kubernetes/client-node';
 import { describeError } from './describe-error.ts';
 import type { ChaosEngine } from './chaos-engine.ts';
 import { LitmusClient } from './litmus-client.ts';
+import { affectedPodCount } from './experiments.ts';
 
 /**
  * What each experiment of an engine would hit, computed before anything starts, the way
@@ -26,11 +27,7 @@ export interface PlannedTargets {
   summary: string;
 }
 
-/** Litmus's count of affected pods for `total` candidates. */
-export function affectedPodCount(podsAffectedPerc: number, total: number): number {
-  if (total === 0) return 0;
-  return Math.max(1, Math.floor((Math.min(podsAffectedPerc, 100) * total) / 100));
-}
+export { affectedPodCount };
 
 /** Lists the targets of every experiment of `engine`. Throws naming the namespace and selector when the list fails or matches nothing. */
 export async function plannedTargets(options: { kubeConfig: KubeConfig; engine: ChaosEngine }): Promise<PlannedTargets[]> {

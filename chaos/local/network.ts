@@ -1,3 +1,4 @@
+import { formatLabelSelector } from '../litmus/experiments.ts';
 import { request } from 'node:http';
 import type { Pod } from '../../cluster/targets/local/replica-set.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
@@ -5,7 +6,7 @@ import { sleep } from '../../scripts/util/wait.ts';
 import type { ChaosAction, ExperimentRecord } from '../types.ts';
 import type { FaultProxy, FaultSpec } from './fault-proxy.ts';
 import type { InjectorContext } from './pod-delete.ts';
-import { mergeRecords, notStarted, pickVictims, selectorText } from './victims.ts';
+import { mergeRecords, notStarted, pickVictims } from './victims.ts';
 import type { LossyHop } from './netns.ts';
 import { runNetnsPacketLoss } from './netns-loss.ts';
 
@@ -57,7 +58,7 @@ export async function runNetworkFault(spec: ResolvedExperiment & { experiment: N
   const victims = pickVictims(candidates, spec.podsAffectedPerc, ctx.random);
   const actions: ChaosAction[] = [];
   if (victims.length === 0) {
-    actions.push({ at: start, action: spec.experiment, target: selectorText(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
+    actions.push({ at: start, action: spec.experiment, target: formatLabelSelector(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
   }
   const injected: { victim: Pod; proxy: FaultProxy; action: ChaosAction; ledgerId: string; before: number }[] = [];
   try {

@@ -1,6 +1,6 @@
+import { affectedPodCount, formatLabelSelector, matchesLabelSelector } from '../litmus/experiments.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
 import { LOCAL_SUPPORT } from './run-local.ts';
-import { selectorText } from './victims.ts';
 
 /** The local target's pods by label set, before anything starts (names are only known once running). */
 export interface LocalPodGroups {
@@ -19,25 +19,22 @@ export type PlannedTargets = { ok: true; text: string } | { ok: false; problem: 
 export function planLocalTargets(experiment: ResolvedExperiment, groups: LocalPodGroups): PlannedTargets {
   const support = LOCAL_SUPPORT[experiment.experiment];
   const selector = experiment.selector;
-  const matchesReplicas = matches(groups.replicas.labels, selector);
-  const data = groups.dataTier.filter((pod) => matches(pod.labels, selector));
-  const known = [selectorText(groups.replicas.labels), ...groups.dataTier.map((p) => selectorText(p.labels))].join('; ');
+  const matchesReplicas = matchesLabelSelector(groups.replicas.labels, selector);
+  const data = groups.dataTier.filter((pod) => matchesLabelSelector(pod.labels, selector));
+  const known = [formatLabelSelector(groups.replicas.labels), ...groups.dataTier.map((p) => formatLabelSelector(p.labels))].join('; ');
   if (!support.replicas && !support.dataTier) return { ok: false, problem: support.how };
-  if (!matchesReplicas && data.length === 0) return { ok: false, problem: `${selectorText(selector)} matches nothing on the local target; its pods are labelled: ${known}` };
+  if (!matchesReplicas && data.length === 0) return { ok: false, problem: `${formatLabelSelector(selector)} matches nothing on the local target; its pods are labelled: ${known}` };
   if (!matchesReplicas && experiment.experiment === 'container-kill' && data.every((d) => d.container === true)) {
-    const hit = Math.min(data.length, Math.max(1, Math.floor((experiment.podsAffectedPerc * data.length) / 100)));
+    const hit = affectedPodCount(experiment.podsAffectedPerc, data.length);
     return { ok: true, text: `${hit} of ${data.length} (${data.map((d) => d.name).join(' + ')}), picked at random; docker kill, then the container is started again` };
   }
   if (!matchesReplicas && experiment.experiment === 'container-kill')
-    return { ok: false, problem: `container-kill on the data tier needs it in containers (target.runtime.postgres / .redis = 'container'): a killed process is not restarted by anyone; or target ${selectorText(groups.replicas.labels)}` };
-  if (!matchesReplicas && !support.dataTier) return { ok: false, problem: `${experiment.experiment} cannot target the data tier on the local target (${data.map((d) => d.name).join(', ')} are not replaced when they die); target ${selectorText(groups.replicas.labels)}` };
+    return { ok: false, problem: `container-kill on the data tier needs it in containers (target.runtime.postgres / .redis = 'container'): a killed process is not restarted by anyone; or target ${formatLabelSelector(groups.replicas.labels)}` };
+  if (!matchesReplicas && !support.dataTier) return { ok: false, problem: `${experiment.experiment} cannot target the data tier on the local target (${data.map((d) => d.name).join(', ')} are not replaced when they die); target ${formatLabelSelector(groups.replicas.labels)}` };
   const total = (matchesReplicas ? groups.replicas.count : 0) + (support.dataTier ? data.length : 0);
-  const hit = Math.min(total, Math.max(1, Math.floor((experiment.podsAffectedPerc * total) / 100)));
-  const what = [matchesReplicas ? `${groups.replicas.count} × ${selectorText(groups.replicas.labels)} replica(s)` : '', ...(support.dataTier ? data.map((d) => d.name) : [])].filter(Boolean).join(' + ');
+  const hit = affectedPodCount(experiment.podsAffectedPerc, total);
+  const what = [matchesReplicas ? `${groups.replicas.count} × ${formatLabelSelector(groups.replicas.labels)} replica(s)` : '', ...(support.dataTier ? data.map((d) => d.name) : [])].filter(Boolean).join(' + ');
   const repeat = experiment.intervalMs < experiment.durationMs ? `, again every ${experiment.intervalMs / 1000}s` : '';
   return { ok: true, text: `${hit} of ${total} (${what}), picked at random${repeat}; ${support.how}` };
 }
 
-function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
-  return Object.entries(selector).every(([key, value]) => labels[key] === value);
-}

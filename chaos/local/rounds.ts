@@ -1,8 +1,9 @@
+import { formatLabelSelector } from '../litmus/experiments.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
 import { sleep } from '../../scripts/util/wait.ts';
 import type { ChaosAction, ExperimentRecord } from '../types.ts';
 import type { InjectorContext } from './pod-delete.ts';
-import { pickVictims, selectorText } from './victims.ts';
+import { pickVictims } from './victims.ts';
 
 /** What one repeating experiment (pod-delete, container-kill) does to each victim of a round. */
 export interface RoundsPlan<V> {
@@ -43,7 +44,7 @@ export async function runInRounds<V>(spec: ResolvedExperiment, ctx: InjectorCont
     if (ctx.signal.aborted) break;
     const candidates = plan.candidates();
     if (candidates.length === 0) {
-      actions.push({ at: Date.now(), action: plan.action, target: selectorText(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
+      actions.push({ at: Date.now(), action: plan.action, target: formatLabelSelector(spec.selector), tookEffect: false, evidence: 'no ready pod matched the selector' });
       continue;
     }
     const victims = pickVictims(candidates, spec.podsAffectedPerc, ctx.random ?? Math.random);

@@ -1,3 +1,4 @@
+import { formatLabelSelector } from '../litmus/experiments.ts';
 import type { DataTierPod } from '../../cluster/targets/local/local-target.ts';
 import type { Pod } from '../../cluster/targets/local/replica-set.ts';
 import type { ResolvedExperiment } from '../../scripts/config/resolve.ts';
@@ -10,7 +11,7 @@ import { runNetworkFault, type NetworkExperiment } from './network.ts';
 import { runPause } from './pause.ts';
 import { runPodDelete, type InjectorContext } from './pod-delete.ts';
 import { runCpuHog, runMemoryHog, type ChaosTarget } from './stress.ts';
-import { mergeRecords, notStarted, pickVictims, selectorText } from './victims.ts';
+import { mergeRecords, notStarted, pickVictims } from './victims.ts';
 
 /** Everything the local injectors act on: the API's ReplicaSet, the proxies in front of it, the data tier. */
 export interface LocalChaosSurface {
@@ -84,7 +85,7 @@ async function onEachVictim(
 ): Promise<ExperimentRecord> {
   const startedAt = Date.now();
   const candidates: ChaosTarget[] = [...surface.replicas.pods(spec.selector).filter((pod) => pod.ready), ...surface.dataTierPods(spec.selector)];
-  if (candidates.length === 0) return notStarted(spec.name, spec.experiment, `no process matched ${selectorText(spec.selector)}`);
+  if (candidates.length === 0) return notStarted(spec.name, spec.experiment, `no process matched ${formatLabelSelector(spec.selector)}`);
   const victims = pickVictims(candidates, spec.podsAffectedPerc, ctx.random);
   // Always in parallel: in series each target would take a whole TOTAL_CHAOS_DURATION and the
   // experiment would outgrow its window on the schedule.

@@ -1,6 +1,7 @@
+import { formatLabelSelector } from '../litmus/experiments.ts';
 import { describe, expect, it } from 'vitest';
 import type { ExperimentRecord } from '../types.ts';
-import { mergeRecords, notStarted, pickVictims, selectorText } from './victims.ts';
+import { mergeRecords, notStarted, pickVictims } from './victims.ts';
 
 /** A seeded PRNG (mulberry32), so "random" picks are the same on every run. */
 function seeded(seed: number): () => number {
@@ -118,9 +119,9 @@ describe('notStarted', () => {
   });
 });
 
-describe('selectorText', () => {
+describe('formatLabelSelector', () => {
   it('writes a selector as kubectl does', () => {
-    expect(selectorText({ app: 'hastecrm-api', tier: 'backend' })).toBe('app=hastecrm-api,tier=backend');
-    expect(selectorText({})).toBe('');
+    expect(formatLabelSelector({ app: 'hastecrm-api', tier: 'backend' })).toBe('app=hastecrm-api,tier=backend');
+    expect(formatLabelSelector({})).toBe('');
   });
 });

@@ -1,3 +1,4 @@
+import { affectedPodCount } from '../litmus/experiments.ts';
 import type { ChaosAction, ExperimentRecord } from '../types.ts';
 
 /**
@@ -6,7 +7,7 @@ import type { ChaosAction, ExperimentRecord } from '../types.ts';
  */
 export function pickVictims<T>(candidates: readonly T[], podsAffectedPerc: number, random: () => number = Math.random): T[] {
   if (candidates.length === 0) return [];
-  const count = Math.min(candidates.length, Math.max(1, Math.floor((podsAffectedPerc * candidates.length) / 100)));
+  const count = affectedPodCount(podsAffectedPerc, candidates.length);
   return shuffle(candidates, random).slice(0, count);
 }
 
@@ -44,10 +45,4 @@ export function mergeRecords(name: string, experiment: string, parts: readonly E
 export function notStarted(name: string, experiment: string, reason: string): ExperimentRecord {
   const now = Date.now();
   return { name, experiment, start: now, end: now, actions: [], tookEffect: false, reason };
-}
-
-export function selectorText(selector: Record<string, string>): string {
-  return Object.entries(selector)
-    .map(([k, v]) => `${k}=${v}`)
-    .join(',');
 }

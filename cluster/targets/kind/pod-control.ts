@@ -1,3 +1,4 @@
+import { matchesLabelSelector } from '../../../chaos/litmus/experiments.ts';
 import { ApiException, CoreV1Api, Watch, type KubeConfig } from '@kubernetes/client-node';
 import type { PodControl } from '../../../chaos/types.ts';
 import type { Pod } from '../local/replica-set.ts';
@@ -86,7 +87,7 @@ export class KindPodControl implements PodControl {
   pods(selector: Record<string, string>): Pod[] {
     this.assertUsable();
     return this.live()
-      .filter((p) => matches(p.labels, selector))
+      .filter((p) => matchesLabelSelector(p.labels, selector))
       .map((p) => this.toPod(p));
   }
 
@@ -280,12 +281,9 @@ export class KindPodControl implements PodControl {
 
 /** The labels that say "same controller": all of them (pod-template-hash ties a pod to its ReplicaSet). */
 function sameOwner(a: Record<string, string>, b: Record<string, string>): boolean {
-  return matches(a, b) && matches(b, a);
+  return matchesLabelSelector(a, b) && matchesLabelSelector(b, a);
 }
 
-function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
-  return Object.entries(selector).every(([k, v]) => labels[k] === v);
-}
 
 function selectorString(selector: Record<string, string> | undefined): string {
   return Object.entries(selector ?? {})

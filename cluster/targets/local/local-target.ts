@@ -1,3 +1,4 @@
+import { matchesLabelSelector } from '../../../chaos/litmus/experiments.ts';
 import { chmodSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -242,7 +243,7 @@ export class LocalTarget {
     };
     add('hastecrm-postgresql-0', 'hastecrm-postgresql', this.postgres);
     add('hastecrm-redis-0', 'hastecrm-redis', this.redis);
-    return pods.filter((pod) => Object.entries(selector).every(([key, value]) => pod.labels[key] === value));
+    return pods.filter((pod) => matchesLabelSelector(pod.labels, selector));
   }
 
   /** Reads a data-tier container's host PID again, after chaos restarted it (container-kill). */

@@ -1,3 +1,4 @@
+import { matchesLabelSelector } from '../../../chaos/litmus/experiments.ts';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { ManagedProcess } from './managed-process.ts';
@@ -83,7 +84,7 @@ export class ReplicaSet implements PodControl {
 
   /** Current pods, matching every label of `selector` when one is given. */
   pods(selector: Record<string, string> = {}): Pod[] {
-    return this.slots.flatMap((slot) => (slot.pod && matches(slot.pod.labels, selector) ? [{ ...slot.pod }] : []));
+    return this.slots.flatMap((slot) => (slot.pod && matchesLabelSelector(slot.pod.labels, selector) ? [{ ...slot.pod }] : []));
   }
 
   restartCount(): number {
@@ -251,9 +252,6 @@ export class ReplicaSet implements PodControl {
   }
 }
 
-function matches(labels: Record<string, string>, selector: Record<string, string>): boolean {
-  return Object.entries(selector).every(([key, value]) => labels[key] === value);
-}
 
 function describeExit(proc: ManagedProcess): string {
   const status = proc.exitStatus;
